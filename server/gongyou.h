@@ -1,0 +1,398 @@
+/*
+ * gongyou.h - the one internal header of gongyoud.
+ *
+ * Prototypes are grouped by the file that defines them, so this header is
+ * also the index of the daemon. The WeChat client lives apart in
+ * wechat/wx.h and never includes this file.
+ */
+#ifndef GY_GONGYOU_H
+#define GY_GONGYOU_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+#include <sqlite3.h>
+
+#define GY_OK 0
+#define GY_ERR (-1)
+
+#define GY_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+struct event_base;
+struct evhttp_request;
+struct wx_client;
+
+/* ==== util.c: memory, encoding, hashing, parsing ==== */
+
+/* Allocators that abort on out-of-memory: callers never check for NULL. */
+void *gy_malloc(size_t n);
+void *gy_calloc(size_t count, size_t n);
+void *gy_realloc(void *p, size_t n);
+char *gy_strdup(const char *s);
+char *gy_strndup(const char *s, size_t n);
+/* Install the allocators above in cJSON. Call once at start. */
+void gy_json_hooks_init(void);
+
+/* Fill BUF with N cryptographically random bytes; aborts if the RNG fails. */
+void gy_random_bytes(unsigned char *buf, size_t n);
+/* Base64url without padding. OUT needs 4*ceil(n/3)+1 bytes. */
+void gy_b64url_encode(const unsigned char *in, size_t n, char *out);
+/* Lower-case hex SHA-256 of IN into OUT (65 bytes with the NUL). */
+void gy_sha256_hex(const void *in, size_t n, char out[65]);
+/* A new random token: 32 bytes, base64url (43 chars) into OUT[44]. */
+void gy_token_new(char out[44]);
+/* Constant-time comparison of two equal-length buffers: 1 when equal. */
+int gy_ct_equal(const void *a, const void *b, size_t n);
+/* Parse a whole decimal integer within [MIN, MAX]. 0 or -1. */
+int gy_parse_ll(const char *s, long long min, long long max, long long *out);
+/* True when S[0..n) is valid UTF-8 without control characters other than
+ * those allowed by ALLOW_NL (\n, \r, \t). */
+bool gy_utf8_valid(const char *s, size_t n, bool allow_nl);
+/* Number of code points in a valid UTF-8 string. */
+size_t gy_utf8_len(const char *s);
+/* Trim ASCII white space at both ends in place; returns S. */
+char *gy_trim(char *s);
+
+/* ==== clock.c: the one source of time ==== */
+
+/* Unix time in seconds; with testing.clock on, shifted by clock_set(). */
+int64_t clock_now(void);
+/* Milliseconds from a monotonic clock, for durations. */
+double clock_mono_ms(void);
+/* Allow clock_set (only when testing.clock is true). */
+void clock_enable_testing(bool on);
+bool clock_testing(void);
+/* Set the test clock so that clock_now() returns NOW from now on. */
+void clock_set(int64_t now);
+/* Format T as ISO 8601 in the configured time zone, e.g.
+ * "2026-11-23T08:03:00+08:00". OUT needs 32 bytes. */
+void clock_format(int64_t t, char out[32]);
+/* Select the time zone (an IANA name). GY_ERR if unknown. */
+int clock_set_timezone(const char *name);
+
+/* ==== log.c: JSON-lines logging ==== */
+
+enum { LOG_DEBUG = 0, LOG_INFO, LOG_WARN, LOG_ERROR };
+
+void log_set_level(int level);
+int log_level_parse(const char *name); /* -1 if unknown */
+/* One JSON line: {"ts","level","msg"}. Never pass a secret. */
+void gy_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Log one line with extra fields taken from FIELDS (not freed). */
+void gy_log_json(int level, const char *msg, const cJSON *fields);
+
+/* ==== config.c: the JSON config file ==== */
+
+struct gy_config {
+    char *listen_host;            /* listen "HOST:PORT" */
+    int listen_port;
+    char *data_dir;               /* gongyou.db lives here */
+    char *timezone;
+    bool testing_clock;
+    char *log_level;
+    struct {
+        char *appid;
+        char *secret;             /* never logged */
+        char *api_base;
+        long connect_timeout_ms;
+        long timeout_ms;
+        int max_retries;
+        long retry_base_ms;
+    } wechat;
+    struct {
+        long ttl_s;               /* session token lifetime, sliding */
+        long touch_interval_s;    /* sliding expiry written at most this often */
+        long login_replay_s;      /* same js_code answered again within this */
+    } session;
+    struct {
+        char *synchronous;        /* FULL | NORMAL | EXTRA */
+        long busy_timeout_ms;
+    } db;
+    struct {
+        int max_batch;            /* units in one commit at most */
+    } writer;
+    struct {
+        long max_body;            /* default body limit for JSON endpoints */
+        long max_csv_body;        /* roster upload limit */
+        long timeout_s;           /* idle / read timeout of a connection */
+    } http;
+    struct {
+        int max_failures;         /* failed bind attempts allowed ... */
+        long window_s;            /* ... within this window */
+    } bind;
+    long shutdown_timeout_s;
+};
+
+/* Load defaults, then FILE (NULL = defaults only), then environment
+ * overrides. On error writes one line naming the key into ERR and returns
+ * GY_ERR. Free with config_free(). */
+int config_load(struct gy_config *cfg, const char *file, char *err, size_t errsz);
+void config_free(struct gy_config *cfg);
+/* Path of the database file inside data_dir; caller frees. */
+char *config_db_path(const struct gy_config *cfg);
+
+/* ==== errors.c: the table of error codes ==== */
+
+struct gy_error {
+    const char *code;     /* stable snake_case */
+    int status;           /* HTTP status */
+    const char *message;  /* Chinese, tells the user what to do */
+};
+/* The entry for CODE; aborts on an unknown code (a bug of ours). */
+const struct gy_error *errors_find(const char *code);
+/* The whole table, for docs checks and tests. */
+const struct gy_error *errors_table(size_t *n);
+
+/* ==== router.c: path patterns (pure) ==== */
+
+#define ROUTE_MAX_PARAMS 4
+#define ROUTE_PARAM_MAX 128
+
+enum route_result { ROUTE_FOUND = 0, ROUTE_NOT_FOUND, ROUTE_BAD_METHOD };
+
+struct route_params {
+    int n;
+    char name[ROUTE_MAX_PARAMS][32];
+    char value[ROUTE_MAX_PARAMS][ROUTE_PARAM_MAX];
+};
+
+/* Match PATH (no query) against PATTERN ("/a/:id/b"). Percent-decoded
+ * parameter values go into P. Returns true on a match. */
+bool router_match_path(const char *pattern, const char *path, struct route_params *p);
+
+/* ==== routes.c and http.c: the HTTP spine ==== */
+
+struct gy_req;
+typedef void route_fn(struct gy_req *r);
+
+/* Route flags; see the comment above the table in routes.c. */
+enum {
+    R_PUBLIC = 1u << 0,   /* no authentication */
+    R_AUTH = 1u << 1,     /* a valid session token or API key */
+    R_BOUND = 1u << 2,    /* ... and a bound, active employee */
+    R_JSON = 1u << 3,     /* body must be application/json, parsed into r->json */
+    R_CSV = 1u << 4,      /* body must be text/csv */
+    R_WORKER = 1u << 8,   /* role bits: any one of those given is enough */
+    R_TECH = 1u << 9,
+    R_SUPERVISOR = 1u << 10,
+    R_HR = 1u << 11,
+    R_TESTING = 1u << 12  /* exists only when testing.clock is true */
+};
+#define R_ROLES (R_WORKER | R_TECH | R_SUPERVISOR | R_HR)
+
+struct route {
+    const char *method;
+    const char *pattern;
+    route_fn *fn;
+    unsigned flags;
+    long body_max;        /* 0 = the config's http.max_body */
+    const char *name;     /* for metrics: the pattern itself */
+};
+
+const struct route *routes_table(size_t *n);
+/* Check the table at start: fatal on an unknown flag or a bad pattern. */
+int routes_check(char *err, size_t errsz);
+
+/* Role bits as stored in employees.roles ("worker|hr"). */
+unsigned roles_parse(const char *s, bool *ok);
+void roles_format(unsigned roles, char *out, size_t outsz);
+
+/* Who is calling; filled by the dispatcher. */
+struct gy_auth {
+    int64_t user_id;          /* wx_users.id, 0 for an API key */
+    int64_t employee_id;      /* 0 when not bound */
+    char employee_no[64];
+    unsigned roles;           /* R_WORKER... bits */
+    int64_t apikey_id;        /* 0 for a session */
+    char token_hash[65];
+};
+
+/* One request in flight. Owned by http.c; freed after the reply. */
+struct gy_req {
+    struct evhttp_request *ev;
+    const struct route *route;
+    char id[40];               /* X-Request-Id */
+    char method[8];
+    char *path;                /* decoded-free path without query */
+    struct route_params params;
+    cJSON *json;               /* parsed body for R_JSON routes */
+    char *body;                /* raw body (NUL-terminated) */
+    size_t body_len;
+    struct gy_auth auth;
+    double start_ms;
+    int status;
+    bool replied;
+};
+
+int http_start(struct event_base *base, const struct gy_config *cfg, char *err, size_t errsz);
+/* Stop accepting new connections (existing ones finish). */
+void http_stop_accepting(void);
+/* Close everything; call only when http_inflight() is 0 or at exit. */
+void http_free(void);
+int http_inflight(void);
+const struct gy_config *http_config(void);
+
+/* Query parameter NAME of the request, or NULL. Valid until the reply. */
+const char *api_query(struct gy_req *r, const char *name);
+/* Reply with BODY (taken over, freed on every path). Frees R. */
+void api_reply_json(struct gy_req *r, int status, cJSON *body);
+/* Reply with the error CODE from the table. Frees R. */
+void api_reply_error(struct gy_req *r, const char *code);
+/* Same, with extra members merged into "error" (EXTRA taken over, may be
+ * NULL) and a Retry-After header when RETRY_AFTER > 0. */
+void api_reply_error_ex(struct gy_req *r, const char *code, cJSON *extra, int retry_after);
+/* Reply with a raw body and content type. Frees R. */
+void api_reply_raw(struct gy_req *r, int status, const char *ctype, const char *body, size_t len);
+
+/* Field validation for JSON bodies. On failure replies 400 and returns
+ * NULL / GY_ERR, so the handler just returns. */
+const char *api_str(struct gy_req *r, const char *field, size_t min_chars, size_t max_chars);
+
+/* ==== metrics.c ==== */
+
+void metrics_init(void);
+void metrics_request(const char *route, int status, double ms);
+void metrics_wechat(const char *api, long errcode, double ms);
+void metrics_free(void);
+void metrics_get(struct gy_req *r);
+void health_get(struct gy_req *r);
+
+/* ==== db.c: SQLite connections, migrations, prepared statements ==== */
+
+/* A module's prepared statements: an array of SQL texts, prepared once on
+ * every connection that the module uses and reused with bound params. */
+struct db_sqlset {
+    const char *name;
+    const char *const *sql;
+    int n;
+};
+
+struct db_conn;
+
+/* Open PATH read-write (migrating it) or read-only. Statements of every
+ * registered set are prepared at once; a failure is fatal at start.
+ * Returns NULL and fills ERR on failure. */
+struct db_conn *db_open(const char *path, bool readonly, const struct gy_config *cfg,
+                        char *err, size_t errsz);
+void db_close(struct db_conn *c);
+sqlite3 *db_handle(struct db_conn *c);
+/* The prepared statement ID of SET, reset and ready to bind. */
+sqlite3_stmt *db_stmt(struct db_conn *c, const struct db_sqlset *set, int id);
+/* Reset ST and clear its bindings; returns the last step's rc. */
+int db_done(sqlite3_stmt *st, int rc);
+/* Apply pending migrations in one transaction each. Returns the number
+ * applied, or GY_ERR (ERR filled). Refuses a database newer than us. */
+int db_migrate(sqlite3 *db, char *err, size_t errsz);
+int db_schema_version(void);   /* newest migration built in */
+/* Bind a text that may be NULL. */
+int db_bind_text(sqlite3_stmt *st, int idx, const char *s);
+/* Step a statement that returns no rows; GY_OK or GY_ERR (logged). */
+int db_exec_stmt(sqlite3_stmt *st);
+/* Log a SQLite failure with its context; returns GY_ERR. */
+int db_fail(struct db_conn *c, const char *what);
+
+/* Migrations built into the binary from schema/ (schema_gen.c). */
+struct db_migration {
+    int version;
+    const char *name;
+    const char *sql;
+};
+extern const struct db_migration db_migrations[];
+extern const size_t db_nmigrations;
+
+/* Statement sets, one per module that owns SQL. */
+extern const struct db_sqlset auth_sql;
+extern const struct db_sqlset roster_sql;
+extern const struct db_sqlset health_sql;
+
+/* The loop thread's read connection (short indexed reads only). */
+struct db_conn *db_reader(void);
+void db_set_reader(struct db_conn *c);
+
+/* ==== writer.c: the group-commit writer thread ==== */
+
+/*
+ * A unit of work runs on the writer thread inside a shared transaction,
+ * under its own savepoint. It returns 0 to keep its changes, or any other
+ * value to roll back to its savepoint (the value goes to DONE). DONE runs
+ * later on the loop thread, after the COMMIT is durable, with the unit's
+ * value, or GY_ERR when the transaction could not be committed.
+ */
+typedef int writer_fn(struct db_conn *c, void *arg);
+typedef void writer_done_fn(void *arg, int rc);
+
+int writer_start(struct event_base *base, const struct gy_config *cfg, char *err, size_t errsz);
+/* Hand a unit to the writer. Never blocks on SQLite. DONE may be NULL. */
+void writer_submit(writer_fn *fn, writer_done_fn *done, void *arg);
+/* Units queued or running. */
+long writer_depth(void);
+/* Commits and units so far (for /metrics). */
+void writer_stats(uint64_t *commits, uint64_t *units);
+/* Finish every queued unit, stop the thread, close its connection. */
+void writer_stop(void);
+
+/* ==== auth.c: login, sessions, API keys ==== */
+
+int auth_init(struct event_base *base, struct wx_client *wx, const struct gy_config *cfg);
+void auth_free(void);
+/* Resolve "Authorization: Bearer ..." into R->auth. Returns GY_OK, or
+ * replies with 401 and returns GY_ERR. */
+int auth_resolve(struct gy_req *r);
+void auth_login(struct gy_req *r);
+void auth_logout(struct gy_req *r);
+/* `gongyoud apikey create`: prints the key on stdout. */
+int auth_apikey_create(struct db_conn *c, const char *role, const char *name);
+void testing_clock_set(struct gy_req *r);
+
+/* ==== roster.c: employees, CSV import, binding ==== */
+
+struct roster_problem {
+    long row;           /* 1-based line of the CSV record, header = 1 */
+    char column[32];
+    char problem[160];
+};
+
+struct roster_row {
+    long row;
+    char *employee_no, *name, *department, *phone, *site, *supervisor_no;
+    unsigned roles;
+};
+
+struct roster_file {
+    struct roster_row *rows;
+    size_t n;
+    struct roster_problem *problems;
+    size_t nproblems;
+};
+
+/* Parse and check a roster CSV (pure: no database). Problems go into
+ * F->problems; rows are filled only for rows without problems. Returns
+ * GY_OK when the file could be read at all. Free with roster_file_free. */
+int roster_parse(const char *data, size_t len, struct roster_file *f);
+void roster_file_free(struct roster_file *f);
+
+struct roster_counts {
+    long added, updated, deactivated, unchanged;
+};
+
+/* Apply a parsed roster inside a writer unit (checks supervisors against
+ * the file and the table first). GY_OK, 1 when problems were found
+ * (nothing applied), GY_ERR on a database failure. */
+int roster_apply(struct db_conn *c, struct roster_file *f, bool deactivate_missing,
+                 struct roster_counts *out);
+/* `gongyoud roster import FILE [--deactivate-missing]`. */
+int roster_import_cli(struct db_conn *c, const char *file, bool deactivate_missing);
+/* Problems as a JSON array [{row,column,problem}]; caller frees. */
+cJSON *roster_problems_json(const struct roster_file *f);
+
+void roster_upload(struct gy_req *r);
+void roster_bind(struct gy_req *r);
+void roster_me(struct gy_req *r);
+void roster_unbind(struct gy_req *r);
+/* The employee object of EMPLOYEE_ID for replies, or cJSON null. */
+cJSON *roster_employee_json(struct db_conn *c, int64_t employee_id);
+
+#endif

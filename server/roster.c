@@ -1,0 +1,957 @@
+/*
+ * roster.c - employees: the roster CSV import (HTTP and command line),
+ * binding a WeChat user to an employee, /me, and HR's unbind.
+ *
+ * The import is all or nothing. roster_parse() reads the file with libcsv
+ * and checks every field without touching the database; roster_apply()
+ * checks what needs the database (supervisors) and then writes, inside
+ * one writer unit or one CLI transaction, so one bad row changes nothing.
+ */
+#include "gongyou.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <csv.h>
+
+enum {
+    Q_EMP_BY_NO, Q_EMP_INSERT, Q_EMP_UPDATE, Q_EMP_ACTIVE_NOS, Q_EMP_DEACTIVATE, Q_EMP_BY_ID,
+    Q_IMPORT_LOG, Q_FAILURES, Q_ATTEMPT, Q_EMP_OF_USER, Q_BIND, Q_UNBIND, Q_DROP_SESSIONS,
+};
+static const char *const sql[] = {
+    [Q_EMP_BY_NO] =
+        "SELECT id, name, department, phone, site, roles, supervisor_no, active, wx_user_id "
+        "FROM employees WHERE employee_no = ?1",
+    [Q_EMP_INSERT] =
+        "INSERT INTO employees (employee_no, name, department, phone, site, roles, supervisor_no, "
+        "active, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8, ?8)",
+    [Q_EMP_UPDATE] =
+        "UPDATE employees SET name = ?2, department = ?3, phone = ?4, site = ?5, roles = ?6, "
+        "supervisor_no = ?7, active = 1, updated_at = ?8 WHERE employee_no = ?1",
+    [Q_EMP_ACTIVE_NOS] = "SELECT employee_no FROM employees WHERE active = 1",
+    [Q_EMP_DEACTIVATE] = "UPDATE employees SET active = 0, updated_at = ?2 WHERE employee_no = ?1",
+    [Q_EMP_BY_ID] =
+        "SELECT employee_no, name, department, phone, site, roles, supervisor_no, bound_at "
+        "FROM employees WHERE id = ?1",
+    [Q_IMPORT_LOG] =
+        "INSERT INTO roster_imports (at, source, rows, added, updated, deactivated, unchanged) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [Q_FAILURES] = "SELECT count(*) FROM bind_attempts WHERE user_id = ?1 AND ok = 0 AND at > ?2",
+    [Q_ATTEMPT] = "INSERT INTO bind_attempts (user_id, at, ok, employee_no) VALUES (?1, ?2, ?3, ?4)",
+    [Q_EMP_OF_USER] = "SELECT id, employee_no FROM employees WHERE wx_user_id = ?1",
+    [Q_BIND] = "UPDATE employees SET wx_user_id = ?2, bound_at = ?3, updated_at = ?3 WHERE id = ?1",
+    [Q_UNBIND] =
+        "UPDATE employees SET wx_user_id = NULL, bound_at = NULL, updated_at = ?2 "
+        "WHERE id = ?1 AND wx_user_id IS NOT NULL",
+    [Q_DROP_SESSIONS] = "DELETE FROM sessions WHERE user_id = ?1",
+};
+const struct db_sqlset roster_sql = { "roster", sql, GY_ARRAY_LEN(sql) };
+
+#define MAX_PROBLEMS 200
+
+/* ==== parsing the CSV (pure) ==== */
+
+enum { C_NO, C_NAME, C_DEPT, C_PHONE, C_SITE, C_ROLES, C_SUPERVISOR, NCOLS };
+
+static const struct {
+    const char *name;
+    bool required;     /* a value must be given */
+    size_t max_chars;
+} columns[NCOLS] = {
+    [C_NO] = { "employee_no", true, 32 },
+    [C_NAME] = { "name", true, 40 },
+    [C_DEPT] = { "department", false, 64 },
+    [C_PHONE] = { "phone", true, 20 },
+    [C_SITE] = { "site", false, 64 },
+    [C_ROLES] = { "roles", true, 64 },
+    [C_SUPERVISOR] = { "supervisor_no", false, 32 },
+};
+
+struct parse {
+    struct roster_file *f;
+    char **fields;         /* the record being read */
+    size_t nfields, cap;
+    long record;           /* records seen so far, header included */
+    int pos[NCOLS];        /* position of each column in the file */
+    size_t header_cols;
+    bool have_header;
+    bool stop;             /* the header is unusable: ignore the rest */
+};
+
+static void add_problem(struct roster_file *f, long row, const char *column, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void add_problem(struct roster_file *f, long row, const char *column, const char *fmt, ...)
+{
+    struct roster_problem *p;
+    va_list ap;
+
+    if (f->nproblems > MAX_PROBLEMS)
+        return;
+    f->problems = gy_realloc(f->problems, (f->nproblems + 1) * sizeof *f->problems);
+    p = &f->problems[f->nproblems++];
+    if (f->nproblems > MAX_PROBLEMS) {
+        p->row = 0;
+        snprintf(p->column, sizeof p->column, "%s", "");
+        snprintf(p->problem, sizeof p->problem, "问题太多，只列出前 %d 个；请先改正这些再上传", MAX_PROBLEMS);
+        return;
+    }
+    p->row = row;
+    snprintf(p->column, sizeof p->column, "%s", column);
+    va_start(ap, fmt);
+    vsnprintf(p->problem, sizeof p->problem, fmt, ap);
+    va_end(ap);
+}
+
+static void on_field(void *s, size_t len, void *data)
+{
+    struct parse *ps = data;
+
+    if (ps->nfields == ps->cap) {
+        ps->cap = ps->cap ? ps->cap * 2 : 16;
+        ps->fields = gy_realloc(ps->fields, ps->cap * sizeof *ps->fields);
+    }
+    ps->fields[ps->nfields++] = gy_strndup(s ? s : "", s ? len : 0);
+}
+
+static void clear_fields(struct parse *ps)
+{
+    for (size_t i = 0; i < ps->nfields; i++)
+        free(ps->fields[i]);
+    ps->nfields = 0;
+}
+
+static void read_header(struct parse *ps)
+{
+    struct roster_file *f = ps->f;
+
+    for (int c = 0; c < NCOLS; c++)
+        ps->pos[c] = -1;
+    ps->header_cols = ps->nfields;
+    for (size_t i = 0; i < ps->nfields; i++) {
+        char *h = gy_trim(ps->fields[i]);
+        int found = -1;
+
+        for (char *q = h; *q; q++)
+            *q = (char)tolower((unsigned char)*q);
+        for (int c = 0; c < NCOLS; c++)
+            if (strcmp(h, columns[c].name) == 0)
+                found = c;
+        if (found < 0)
+            add_problem(f, 1, h, "表头里有不认识的列“%s”；列名应为 employee_no,name,department,phone,site,roles,supervisor_no", h);
+        else if (ps->pos[found] >= 0)
+            add_problem(f, 1, h, "表头里“%s”出现了两次", h);
+        else
+            ps->pos[found] = (int)i;
+    }
+    for (int c = 0; c < NCOLS; c++)
+        if (ps->pos[c] < 0)
+            add_problem(f, 1, columns[c].name, "表头缺少“%s”列", columns[c].name);
+    if (f->nproblems)
+        ps->stop = true;
+}
+
+static bool all_digits(const char *s)
+{
+    for (; *s; s++)
+        if (!isdigit((unsigned char)*s))
+            return false;
+    return true;
+}
+
+/* Phone: digits, optionally with a leading + and spaces or dashes, which
+ * are dropped. 5 to 20 digits. Normalised in place. */
+static bool normalise_phone(char *s)
+{
+    size_t o = 0, digits = 0;
+
+    for (size_t i = 0; s[i]; i++) {
+        if (s[i] == ' ' || s[i] == '-')
+            continue;
+        if (s[i] == '+' && o == 0) {
+            s[o++] = '+';
+            continue;
+        }
+        if (!isdigit((unsigned char)s[i]))
+            return false;
+        s[o++] = s[i];
+        digits++;
+    }
+    s[o] = '\0';
+    return digits >= 5 && digits <= 20;
+}
+
+static bool employee_no_ok(const char *s)
+{
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && *s != '-' && *s != '_')
+            return false;
+    return true;
+}
+
+/* Check one field; returns false (with a problem added) if it is bad. */
+static bool check_field(struct roster_file *f, long row, int c, char *v, unsigned *roles)
+{
+    const char *col = columns[c].name;
+    bool ok;
+
+    gy_trim(v);
+    if (!gy_utf8_valid(v, strlen(v), false)) {
+        add_problem(f, row, col, "含有换行或看不见的控制字符，请删掉后再上传");
+        return false;
+    }
+    if (!*v) {
+        if (columns[c].required)
+            add_problem(f, row, col, "不能为空");
+        return !columns[c].required;
+    }
+    if (gy_utf8_len(v) > columns[c].max_chars) {
+        add_problem(f, row, col, "太长了：最多 %zu 个字", columns[c].max_chars);
+        return false;
+    }
+    switch (c) {
+    case C_NO:
+    case C_SUPERVISOR:
+        if (!employee_no_ok(v)) {
+            add_problem(f, row, col, "工号“%s”只能包含字母、数字、- 和 _", v);
+            return false;
+        }
+        break;
+    case C_PHONE:
+        if (!normalise_phone(v)) {
+            add_problem(f, row, col, "手机号“%s”不对：应为 5 到 20 位数字", v);
+            return false;
+        }
+        break;
+    case C_ROLES:
+        *roles = roles_parse(v, &ok);
+        if (!ok || !*roles) {
+            add_problem(f, row, col, "角色“%s”不对：可选 worker、technician、supervisor、hr，多个用 | 分开", v);
+            return false;
+        }
+        break;
+    }
+    return true;
+}
+
+static void read_row(struct parse *ps)
+{
+    struct roster_file *f = ps->f;
+    long row = ps->record;
+    struct roster_row rr = { .row = row };
+    bool ok = true, blank = true;
+    char *val[NCOLS];
+
+    for (size_t i = 0; i < ps->nfields; i++)
+        if (*gy_trim(ps->fields[i]))
+            blank = false;
+    if (blank)
+        return;   /* Excel leaves rows of empty cells behind: not an error */
+    if (ps->nfields != ps->header_cols) {
+        add_problem(f, row, "", "这一行有 %zu 列，表头有 %zu 列；请检查是否多了或少了逗号",
+                    ps->nfields, ps->header_cols);
+        return;
+    }
+    for (int c = 0; c < NCOLS; c++) {
+        val[c] = ps->fields[ps->pos[c]];
+        ok &= check_field(f, row, c, val[c], &rr.roles);
+    }
+    if (ok && *val[C_SUPERVISOR] && strcmp(val[C_SUPERVISOR], val[C_NO]) == 0) {
+        add_problem(f, row, "supervisor_no", "主管不能是本人");
+        ok = false;
+    }
+    if (!ok)
+        return;
+    rr.employee_no = gy_strdup(val[C_NO]);
+    rr.name = gy_strdup(val[C_NAME]);
+    rr.department = gy_strdup(val[C_DEPT]);
+    rr.phone = gy_strdup(val[C_PHONE]);
+    rr.site = gy_strdup(val[C_SITE]);
+    rr.supervisor_no = *val[C_SUPERVISOR] ? gy_strdup(val[C_SUPERVISOR]) : NULL;
+    f->rows = gy_realloc(f->rows, (f->n + 1) * sizeof *f->rows);
+    f->rows[f->n++] = rr;
+}
+
+static void on_record(int c, void *data)
+{
+    struct parse *ps = data;
+
+    ps->record++;
+    if (!ps->stop) {
+        if (!ps->have_header) {
+            ps->have_header = true;
+            read_header(ps);
+        } else {
+            read_row(ps);
+        }
+    }
+    clear_fields(ps);
+}
+
+static int cmp_rows(const void *a, const void *b)
+{
+    const struct roster_row *x = *(struct roster_row *const *)a, *y = *(struct roster_row *const *)b;
+    int d = strcmp(x->employee_no, y->employee_no);
+
+    return d ? d : (x->row > y->row) - (x->row < y->row);
+}
+
+static void find_duplicates(struct roster_file *f)
+{
+    struct roster_row **by_no = gy_malloc((f->n ? f->n : 1) * sizeof *by_no);
+
+    for (size_t i = 0; i < f->n; i++)
+        by_no[i] = &f->rows[i];
+    qsort(by_no, f->n, sizeof *by_no, cmp_rows);
+    for (size_t i = 1; i < f->n; i++)
+        if (strcmp(by_no[i]->employee_no, by_no[i - 1]->employee_no) == 0)
+            add_problem(f, by_no[i]->row, "employee_no", "工号“%s”与第 %ld 行重复",
+                        by_no[i]->employee_no, by_no[i - 1]->row);
+    free(by_no);
+}
+
+/* The row (record number) in which byte OFFSET falls, roughly: for the
+ * file-level UTF-8 message. Counts unquoted-or-not newlines. */
+static long line_of(const char *data, size_t offset)
+{
+    long line = 1;
+
+    for (size_t i = 0; i < offset; i++)
+        if (data[i] == '\n')
+            line++;
+    return line;
+}
+
+static size_t first_bad_utf8(const char *data, size_t len)
+{
+    size_t lo = 0;
+
+    /* Walk line by line so the message can name a line. */
+    while (lo < len) {
+        const char *nl = memchr(data + lo, '\n', len - lo);
+        size_t hi = nl ? (size_t)(nl - data) : len;
+        if (!gy_utf8_valid(data + lo, hi - lo, true))
+            return lo;
+        lo = hi + 1;
+    }
+    return len;
+}
+
+int roster_parse(const char *data, size_t len, struct roster_file *f)
+{
+    struct csv_parser p;
+    struct parse ps = { .f = f };
+    size_t bad;
+
+    memset(f, 0, sizeof *f);
+    if (len >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0) {
+        data += 3;
+        len -= 3;
+    }
+    if ((bad = first_bad_utf8(data, len)) < len) {
+        add_problem(f, line_of(data, bad), "",
+                    "文件不是 UTF-8 编码（Excel 默认存成 GBK）。请在 Excel 里“另存为”选“CSV UTF-8（逗号分隔）”后再上传");
+        return GY_OK;
+    }
+    if (csv_init(&p, CSV_STRICT | CSV_STRICT_FINI) != 0)
+        return GY_ERR;
+    if (csv_parse(&p, data, len, on_field, on_record, &ps) != len ||
+        csv_fini(&p, on_field, on_record, &ps) != 0)
+        add_problem(f, ps.record + 1, "", "引号不成对（%s）：含逗号或换行的内容要整个用英文双引号括起来",
+                    csv_strerror(csv_error(&p)));
+    csv_free(&p);
+    clear_fields(&ps);
+    free(ps.fields);
+    if (!ps.have_header)
+        add_problem(f, 1, "", "文件是空的：第一行应为表头 employee_no,name,department,phone,site,roles,supervisor_no");
+    else if (f->n == 0 && f->nproblems == 0)
+        add_problem(f, 2, "", "只有表头，没有员工");
+    if (!f->nproblems)
+        find_duplicates(f);
+    return GY_OK;
+}
+
+void roster_file_free(struct roster_file *f)
+{
+    for (size_t i = 0; i < f->n; i++) {
+        struct roster_row *r = &f->rows[i];
+        free(r->employee_no);
+        free(r->name);
+        free(r->department);
+        free(r->phone);
+        free(r->site);
+        free(r->supervisor_no);
+    }
+    free(f->rows);
+    free(f->problems);
+    memset(f, 0, sizeof *f);
+}
+
+cJSON *roster_problems_json(const struct roster_file *f)
+{
+    cJSON *a = cJSON_CreateArray();
+
+    for (size_t i = 0; i < f->nproblems; i++) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "row", (double)f->problems[i].row);
+        cJSON_AddStringToObject(o, "column", f->problems[i].column);
+        cJSON_AddStringToObject(o, "problem", f->problems[i].problem);
+        cJSON_AddItemToArray(a, o);
+    }
+    return a;
+}
+
+/* ==== applying it ==== */
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Sorted employee numbers of the file, for membership tests; caller frees the array. */
+static char **file_numbers(const struct roster_file *f)
+{
+    char **nos = gy_malloc((f->n ? f->n : 1) * sizeof *nos);
+
+    for (size_t i = 0; i < f->n; i++)
+        nos[i] = f->rows[i].employee_no;
+    qsort(nos, f->n, sizeof *nos, cmp_str);
+    return nos;
+}
+
+static bool in_file(char **nos, size_t n, const char *no)
+{
+    return bsearch(&no, nos, n, sizeof *nos, cmp_str) != NULL;
+}
+
+/* Supervisors named in the file must be in the file or active in the table
+ * (and, with deactivate_missing, in the file). */
+static int check_supervisors(struct db_conn *c, struct roster_file *f, char **nos, bool deactivate)
+{
+    for (size_t i = 0; i < f->n; i++) {
+        const char *sup = f->rows[i].supervisor_no;
+        sqlite3_stmt *st;
+        bool known;
+
+        if (!sup || in_file(nos, f->n, sup))
+            continue;
+        st = db_stmt(c, &roster_sql, Q_EMP_BY_NO);
+        sqlite3_bind_text(st, 1, sup, -1, SQLITE_STATIC);
+        known = !deactivate && sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 7) == 1;
+        db_done(st, 0);
+        if (!known)
+            add_problem(f, f->rows[i].row, "supervisor_no",
+                        "主管工号“%s”既不在这个文件里，也不是在职员工", sup);
+    }
+    return f->nproblems ? 1 : GY_OK;
+}
+
+static bool same_text(sqlite3_stmt *st, int col, const char *v)
+{
+    const char *have = (const char *)sqlite3_column_text(st, col);
+
+    if (!have || !v)
+        return !have && (!v || !*v);
+    return strcmp(have, v) == 0;
+}
+
+static int upsert_row(struct db_conn *c, const struct roster_row *rr, int64_t now,
+                      struct roster_counts *out)
+{
+    sqlite3_stmt *st = db_stmt(c, &roster_sql, Q_EMP_BY_NO);
+    char roles[64];
+    int found, q;
+
+    roles_format(rr->roles, roles, sizeof roles);
+    sqlite3_bind_text(st, 1, rr->employee_no, -1, SQLITE_STATIC);
+    found = sqlite3_step(st);
+    if (found == SQLITE_ROW && same_text(st, 1, rr->name) && same_text(st, 2, rr->department) &&
+        same_text(st, 3, rr->phone) && same_text(st, 4, rr->site) && same_text(st, 5, roles) &&
+        same_text(st, 6, rr->supervisor_no) && sqlite3_column_int(st, 7) == 1) {
+        db_done(st, 0);
+        out->unchanged++;
+        return GY_OK;
+    }
+    db_done(st, 0);
+    if (found != SQLITE_ROW && found != SQLITE_DONE)
+        return db_fail(c, "roster: cannot read employee");
+    q = found == SQLITE_ROW ? Q_EMP_UPDATE : Q_EMP_INSERT;
+    st = db_stmt(c, &roster_sql, q);
+    sqlite3_bind_text(st, 1, rr->employee_no, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, rr->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, rr->department, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, rr->phone, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, rr->site, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, roles, -1, SQLITE_STATIC);
+    db_bind_text(st, 7, rr->supervisor_no);
+    sqlite3_bind_int64(st, 8, now);
+    if (db_exec_stmt(st) != GY_OK)
+        return GY_ERR;
+    if (q == Q_EMP_UPDATE)
+        out->updated++;
+    else
+        out->added++;
+    return GY_OK;
+}
+
+static int deactivate_missing(struct db_conn *c, char **nos, size_t n, int64_t now,
+                              struct roster_counts *out)
+{
+    sqlite3_stmt *st = db_stmt(c, &roster_sql, Q_EMP_ACTIVE_NOS);
+    char **gone = NULL;
+    size_t ngone = 0;
+    int rc = GY_OK, step;
+
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *no = (const char *)sqlite3_column_text(st, 0);
+        if (!in_file(nos, n, no)) {
+            gone = gy_realloc(gone, (ngone + 1) * sizeof *gone);
+            gone[ngone++] = gy_strdup(no);
+        }
+    }
+    db_done(st, 0);
+    if (step != SQLITE_DONE)
+        rc = db_fail(c, "roster: cannot list employees");
+    for (size_t i = 0; i < ngone; i++) {
+        if (rc == GY_OK) {
+            st = db_stmt(c, &roster_sql, Q_EMP_DEACTIVATE);
+            sqlite3_bind_text(st, 1, gone[i], -1, SQLITE_STATIC);
+            sqlite3_bind_int64(st, 2, now);
+            rc = db_exec_stmt(st);
+            out->deactivated++;
+        }
+        free(gone[i]);
+    }
+    free(gone);
+    return rc;
+}
+
+static int log_import(struct db_conn *c, const char *source, size_t rows, const struct roster_counts *n)
+{
+    sqlite3_stmt *st = db_stmt(c, &roster_sql, Q_IMPORT_LOG);
+
+    sqlite3_bind_int64(st, 1, clock_now());
+    sqlite3_bind_text(st, 2, source, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)rows);
+    sqlite3_bind_int64(st, 4, n->added);
+    sqlite3_bind_int64(st, 5, n->updated);
+    sqlite3_bind_int64(st, 6, n->deactivated);
+    sqlite3_bind_int64(st, 7, n->unchanged);
+    return db_exec_stmt(st);
+}
+
+static int apply(struct db_conn *c, struct roster_file *f, bool deactivate, const char *source,
+                 struct roster_counts *out)
+{
+    char **nos = file_numbers(f);
+    int64_t now = clock_now();
+    int rc;
+
+    memset(out, 0, sizeof *out);
+    rc = check_supervisors(c, f, nos, deactivate);
+    for (size_t i = 0; rc == GY_OK && i < f->n; i++)
+        rc = upsert_row(c, &f->rows[i], now, out);
+    if (rc == GY_OK && deactivate)
+        rc = deactivate_missing(c, nos, f->n, now, out);
+    if (rc == GY_OK)
+        rc = log_import(c, source, f->n, out);
+    free(nos);
+    return rc;
+}
+
+int roster_apply(struct db_conn *c, struct roster_file *f, bool deactivate,
+                 struct roster_counts *out)
+{
+    return apply(c, f, deactivate, "api", out);
+}
+
+static cJSON *counts_json(const struct roster_counts *n)
+{
+    cJSON *o = cJSON_CreateObject();
+
+    cJSON_AddNumberToObject(o, "added", (double)n->added);
+    cJSON_AddNumberToObject(o, "updated", (double)n->updated);
+    cJSON_AddNumberToObject(o, "deactivated", (double)n->deactivated);
+    cJSON_AddNumberToObject(o, "unchanged", (double)n->unchanged);
+    return o;
+}
+
+int roster_import_cli(struct db_conn *c, const char *file, bool deactivate)
+{
+    FILE *fp = fopen(file, "rb");
+    struct roster_file f;
+    struct roster_counts n;
+    char *data = NULL, *out;
+    size_t len = 0, cap = 0, got;
+    int rc = GY_ERR;
+    sqlite3 *db = db_handle(c);
+
+    if (!fp) {
+        fprintf(stderr, "roster import: cannot open %s: %s\n", file, strerror(errno));
+        return GY_ERR;
+    }
+    do {
+        if (cap - len < 65536)
+            data = gy_realloc(data, cap = cap ? cap * 2 : 131072);
+        got = fread(data + len, 1, cap - len, fp);
+        len += got;
+    } while (got > 0);
+    fclose(fp);
+    roster_parse(data, len, &f);
+    free(data);
+    if (!f.nproblems) {
+        if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+            fprintf(stderr, "roster import: database busy: %s\n", sqlite3_errmsg(db));
+            goto out;
+        }
+        rc = apply(c, &f, deactivate, "cli", &n);
+        sqlite3_exec(db, rc == GY_OK ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL);
+        if (rc == GY_OK) {
+            cJSON *o = counts_json(&n);
+            cJSON_AddNumberToObject(o, "rows", (double)f.n);
+            out = cJSON_PrintUnformatted(o);
+            printf("%s\n", out);
+            free(out);
+            cJSON_Delete(o);
+            goto out;
+        }
+        rc = GY_ERR;
+    }
+    if (f.nproblems) {
+        cJSON *a = roster_problems_json(&f);
+        fprintf(stderr, "roster import: nothing applied; %zu problem(s):\n", f.nproblems);
+        for (cJSON *p = a->child; p; p = p->next) {
+            fprintf(stderr, "  row %d, %s: %s\n", cJSON_GetObjectItem(p, "row")->valueint,
+                    cJSON_GetObjectItem(p, "column")->valuestring,
+                    cJSON_GetObjectItem(p, "problem")->valuestring);
+        }
+        cJSON_Delete(a);
+    }
+out:
+    roster_file_free(&f);
+    return rc;
+}
+
+/* ==== HTTP: upload ==== */
+
+struct upload {
+    struct gy_req *r;
+    struct roster_file f;
+    bool deactivate;
+    struct roster_counts n;
+};
+
+static int upload_unit(struct db_conn *c, void *arg)
+{
+    struct upload *u = arg;
+
+    return roster_apply(c, &u->f, u->deactivate, &u->n);
+}
+
+static void upload_done(void *arg, int rc)
+{
+    struct upload *u = arg;
+
+    if (rc == GY_OK) {
+        cJSON *body = counts_json(&u->n);
+        cJSON_AddNumberToObject(body, "rows", (double)u->f.n);
+        api_reply_json(u->r, 200, body);
+    } else if (rc == 1) {
+        cJSON *extra = cJSON_CreateObject();
+        cJSON_AddItemToObject(extra, "problems", roster_problems_json(&u->f));
+        api_reply_error_ex(u->r, "roster_invalid", extra, 0);
+    } else {
+        api_reply_error(u->r, "internal_error");
+    }
+    roster_file_free(&u->f);
+    free(u);
+}
+
+static bool flag_true(const char *v)
+{
+    return v && (strcmp(v, "1") == 0 || strcmp(v, "true") == 0 || strcmp(v, "yes") == 0);
+}
+
+void roster_upload(struct gy_req *r)
+{
+    struct upload *u = gy_calloc(1, sizeof *u);
+
+    u->r = r;
+    u->deactivate = flag_true(api_query(r, "deactivate_missing"));
+    roster_parse(r->body, r->body_len, &u->f);
+    if (u->f.nproblems) {
+        upload_done(u, 1);
+        return;
+    }
+    writer_submit(upload_unit, upload_done, u);
+}
+
+/* ==== employee JSON ==== */
+
+cJSON *roster_employee_json(struct db_conn *c, int64_t id)
+{
+    sqlite3_stmt *st = db_stmt(c, &roster_sql, Q_EMP_BY_ID);
+    cJSON *o, *roles;
+    const char *phone;
+    char masked[32], rtext[64];
+    size_t plen;
+
+    sqlite3_bind_int64(st, 1, id);
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        db_done(st, 0);
+        return cJSON_CreateNull();
+    }
+    o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "employee_no", (const char *)sqlite3_column_text(st, 0));
+    cJSON_AddStringToObject(o, "name", (const char *)sqlite3_column_text(st, 1));
+    cJSON_AddStringToObject(o, "department", (const char *)sqlite3_column_text(st, 2));
+    /* Only the last four digits leave the server. */
+    phone = (const char *)sqlite3_column_text(st, 3);
+    plen = strlen(phone);
+    snprintf(masked, sizeof masked, "*******%s", plen >= 4 ? phone + plen - 4 : phone);
+    cJSON_AddStringToObject(o, "phone_masked", masked);
+    cJSON_AddStringToObject(o, "site", (const char *)sqlite3_column_text(st, 4));
+    snprintf(rtext, sizeof rtext, "%s", (const char *)sqlite3_column_text(st, 5));
+    roles = cJSON_AddArrayToObject(o, "roles");
+    for (char *save = NULL, *t = strtok_r(rtext, "|", &save); t; t = strtok_r(NULL, "|", &save))
+        cJSON_AddItemToArray(roles, cJSON_CreateString(t));
+    if (sqlite3_column_type(st, 6) == SQLITE_NULL)
+        cJSON_AddNullToObject(o, "supervisor_no");
+    else
+        cJSON_AddStringToObject(o, "supervisor_no", (const char *)sqlite3_column_text(st, 6));
+    if (sqlite3_column_type(st, 7) != SQLITE_NULL) {
+        char when[32];
+        clock_format(sqlite3_column_int64(st, 7), when);
+        cJSON_AddStringToObject(o, "bound_at", when);
+    }
+    db_done(st, 0);
+    return o;
+}
+
+/* ==== HTTP: bind, me, unbind ==== */
+
+struct bind {
+    struct gy_req *r;
+    char employee_no[64], name[128], last4[8];
+    enum { B_OK, B_MISMATCH, B_LIMITED, B_TAKEN, B_USER_TAKEN } result;
+    int64_t employee_id;
+    long failures;        /* failures in the window, this one included */
+};
+
+static int record_attempt(struct db_conn *c, struct bind *b, bool ok)
+{
+    sqlite3_stmt *st = db_stmt(c, &roster_sql, Q_ATTEMPT);
+
+    sqlite3_bind_int64(st, 1, b->r->auth.user_id);
+    sqlite3_bind_int64(st, 2, clock_now());
+    sqlite3_bind_int(st, 3, ok);
+    sqlite3_bind_text(st, 4, b->employee_no, -1, SQLITE_STATIC);
+    return db_exec_stmt(st);
+}
+
+static bool details_match(sqlite3_stmt *emp, const struct bind *b)
+{
+    const char *name = (const char *)sqlite3_column_text(emp, 1);
+    const char *phone = (const char *)sqlite3_column_text(emp, 3);
+    size_t n = strlen(phone);
+
+    return sqlite3_column_int(emp, 7) == 1 && strcmp(name, b->name) == 0 && n >= 4 &&
+           strcmp(phone + n - 4, b->last4) == 0;
+}
+
+/* Runs in the writer, so the checks and the binding cannot race. A failed
+ * attempt is kept (return 0 with result B_MISMATCH): it counts toward the
+ * limit. Refusals that are not guesses write nothing (return 1). */
+static int bind_unit(struct db_conn *c, void *arg)
+{
+    struct bind *b = arg;
+    const struct gy_config *cfg = http_config();
+    int64_t now = clock_now(), holder;
+    sqlite3_stmt *st = db_stmt(c, &roster_sql, Q_FAILURES);
+    bool match;
+
+    sqlite3_bind_int64(st, 1, b->r->auth.user_id);
+    sqlite3_bind_int64(st, 2, now - cfg->bind.window_s);
+    b->failures = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    db_done(st, 0);
+    if (b->failures >= cfg->bind.max_failures) {
+        b->result = B_LIMITED;
+        return 1;
+    }
+    st = db_stmt(c, &roster_sql, Q_EMP_BY_NO);
+    sqlite3_bind_text(st, 1, b->employee_no, -1, SQLITE_STATIC);
+    match = sqlite3_step(st) == SQLITE_ROW && details_match(st, b);
+    if (match) {
+        b->employee_id = sqlite3_column_int64(st, 0);
+        holder = sqlite3_column_type(st, 8) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 8);
+    }
+    db_done(st, 0);
+    if (!match) {
+        b->result = B_MISMATCH;
+        b->failures++;
+        return record_attempt(c, b, false);
+    }
+    if (holder == b->r->auth.user_id) {
+        b->result = B_OK;   /* already bound to this user: answer as before */
+        return 1;
+    }
+    if (holder) {
+        b->result = B_TAKEN;
+        return 1;
+    }
+    st = db_stmt(c, &roster_sql, Q_EMP_OF_USER);
+    sqlite3_bind_int64(st, 1, b->r->auth.user_id);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        db_done(st, 0);
+        b->result = B_USER_TAKEN;
+        return 1;
+    }
+    db_done(st, 0);
+    st = db_stmt(c, &roster_sql, Q_BIND);
+    sqlite3_bind_int64(st, 1, b->employee_id);
+    sqlite3_bind_int64(st, 2, b->r->auth.user_id);
+    sqlite3_bind_int64(st, 3, now);
+    if (db_exec_stmt(st) != GY_OK)
+        return GY_ERR;
+    b->result = B_OK;
+    return record_attempt(c, b, true);
+}
+
+static void bind_done(void *arg, int rc)
+{
+    struct bind *b = arg;
+    struct gy_req *r = b->r;
+    const struct gy_config *cfg = http_config();
+    cJSON *body, *extra;
+
+    if (rc == GY_ERR) {
+        api_reply_error(r, "internal_error");
+    } else if (b->result == B_OK) {
+        body = cJSON_CreateObject();
+        cJSON_AddBoolToObject(body, "bound", true);
+        cJSON_AddItemToObject(body, "employee", roster_employee_json(db_reader(), b->employee_id));
+        snprintf(r->auth.employee_no, sizeof r->auth.employee_no, "%s", b->employee_no);
+        api_reply_json(r, 200, body);
+    } else if (b->result == B_MISMATCH) {
+        extra = cJSON_CreateObject();
+        long left = cfg->bind.max_failures - b->failures;
+        cJSON_AddNumberToObject(extra, "attempts_left", (double)(left > 0 ? left : 0));
+        api_reply_error_ex(r, "bind_mismatch", extra, 0);
+    } else if (b->result == B_LIMITED) {
+        api_reply_error_ex(r, "bind_rate_limited", NULL, (int)cfg->bind.window_s);
+    } else {
+        api_reply_error(r, b->result == B_TAKEN ? "employee_already_bound" : "user_already_bound");
+    }
+    free(b);
+}
+
+void roster_bind(struct gy_req *r)
+{
+    const char *no, *name, *last4;
+    struct bind *b;
+
+    if (!r->auth.user_id) {
+        api_reply_error(r, "forbidden");   /* API keys have no WeChat user to bind */
+        return;
+    }
+    if (!(no = api_str(r, "employee_no", 1, 32)) || !(name = api_str(r, "name", 1, 40)) ||
+        !(last4 = api_str(r, "phone_last4", 4, 4)))
+        return;
+    if (!all_digits(last4)) {
+        cJSON *extra = cJSON_CreateObject();
+        cJSON_AddStringToObject(extra, "field", "phone_last4");
+        cJSON_AddStringToObject(extra, "problem", "not_digits");
+        api_reply_error_ex(r, "invalid_field", extra, 0);
+        return;
+    }
+    b = gy_calloc(1, sizeof *b);
+    b->r = r;
+    snprintf(b->employee_no, sizeof b->employee_no, "%s", no);
+    snprintf(b->name, sizeof b->name, "%s", name);
+    gy_trim(b->employee_no);
+    gy_trim(b->name);
+    snprintf(b->last4, sizeof b->last4, "%s", last4);
+    writer_submit(bind_unit, bind_done, b);
+}
+
+void roster_me(struct gy_req *r)
+{
+    cJSON *body = cJSON_CreateObject(), *roles;
+    char rtext[64];
+
+    if (!r->auth.user_id) {
+        cJSON_Delete(body);
+        api_reply_error(r, "forbidden");
+        return;
+    }
+    cJSON_AddBoolToObject(body, "bound", r->auth.employee_id != 0);
+    cJSON_AddItemToObject(body, "employee", r->auth.employee_id
+                                                ? roster_employee_json(db_reader(), r->auth.employee_id)
+                                                : cJSON_CreateNull());
+    roles = cJSON_AddArrayToObject(body, "roles");
+    roles_format(r->auth.roles, rtext, sizeof rtext);
+    for (char *save = NULL, *t = strtok_r(rtext, "|", &save); t; t = strtok_r(NULL, "|", &save))
+        cJSON_AddItemToArray(roles, cJSON_CreateString(t));
+    api_reply_json(r, 200, body);
+}
+
+struct unbind {
+    struct gy_req *r;
+    bool found, was_bound;
+};
+
+static int unbind_unit(struct db_conn *c, void *arg)
+{
+    struct unbind *u = arg;
+    sqlite3_stmt *st = db_stmt(c, &roster_sql, Q_EMP_BY_NO);
+    int64_t id = 0, user = 0;
+
+    sqlite3_bind_text(st, 1, u->r->params.value[0], -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        u->found = true;
+        id = sqlite3_column_int64(st, 0);
+        user = sqlite3_column_int64(st, 8);
+    }
+    db_done(st, 0);
+    if (!u->found || !user)
+        return 1;
+    u->was_bound = true;
+    st = db_stmt(c, &roster_sql, Q_UNBIND);
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int64(st, 2, clock_now());
+    if (db_exec_stmt(st) != GY_OK)
+        return GY_ERR;
+    /* The old phone's sessions end with the binding. */
+    st = db_stmt(c, &roster_sql, Q_DROP_SESSIONS);
+    sqlite3_bind_int64(st, 1, user);
+    return db_exec_stmt(st);
+}
+
+static void unbind_done(void *arg, int rc)
+{
+    struct unbind *u = arg;
+    cJSON *body;
+
+    if (rc == GY_ERR) {
+        api_reply_error(u->r, "internal_error");
+    } else if (!u->found) {
+        api_reply_error(u->r, "employee_not_found");
+    } else {
+        body = cJSON_CreateObject();
+        cJSON_AddStringToObject(body, "employee_no", u->r->params.value[0]);
+        cJSON_AddBoolToObject(body, "unbound", u->was_bound);
+        api_reply_json(u->r, 200, body);
+    }
+    free(u);
+}
+
+void roster_unbind(struct gy_req *r)
+{
+    struct unbind *u = gy_calloc(1, sizeof *u);
+
+    u->r = r;
+    writer_submit(unbind_unit, unbind_done, u);
+}

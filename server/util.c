@@ -1,0 +1,209 @@
+/*
+ * util.c - small helpers every module uses: allocators that abort on
+ * out-of-memory, random tokens, base64url, SHA-256, bounded integer
+ * parsing and UTF-8 checks. Nothing here touches the network or SQLite.
+ */
+#include "gongyou.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+static void oom(size_t n)
+{
+    fprintf(stderr, "{\"level\":\"error\",\"msg\":\"out of memory allocating %zu bytes\"}\n", n);
+    abort();
+}
+
+void *gy_malloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p)
+        oom(n);
+    return p;
+}
+
+void *gy_calloc(size_t count, size_t n)
+{
+    void *p = calloc(count ? count : 1, n ? n : 1);
+    if (!p)
+        oom(count * n);
+    return p;
+}
+
+void *gy_realloc(void *p, size_t n)
+{
+    void *q = realloc(p, n ? n : 1);
+    if (!q)
+        oom(n);
+    return q;
+}
+
+char *gy_strdup(const char *s)
+{
+    return gy_strndup(s, strlen(s));
+}
+
+char *gy_strndup(const char *s, size_t n)
+{
+    char *p = gy_malloc(n + 1);
+    memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
+}
+
+void gy_json_hooks_init(void)
+{
+    cJSON_Hooks hooks = { .malloc_fn = gy_malloc, .free_fn = free };
+    cJSON_InitHooks(&hooks);
+}
+
+void gy_random_bytes(unsigned char *buf, size_t n)
+{
+    if (RAND_bytes(buf, (int)n) != 1) {
+        fprintf(stderr, "{\"level\":\"error\",\"msg\":\"random number generator failed\"}\n");
+        abort();
+    }
+}
+
+void gy_b64url_encode(const unsigned char *in, size_t n, char *out)
+{
+    static const char tab[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    size_t i, o = 0;
+
+    for (i = 0; i + 2 < n; i += 3) {
+        unsigned v = (unsigned)in[i] << 16 | (unsigned)in[i + 1] << 8 | in[i + 2];
+        out[o++] = tab[v >> 18 & 63];
+        out[o++] = tab[v >> 12 & 63];
+        out[o++] = tab[v >> 6 & 63];
+        out[o++] = tab[v & 63];
+    }
+    if (n - i == 1) {
+        unsigned v = (unsigned)in[i] << 16;
+        out[o++] = tab[v >> 18 & 63];
+        out[o++] = tab[v >> 12 & 63];
+    } else if (n - i == 2) {
+        unsigned v = (unsigned)in[i] << 16 | (unsigned)in[i + 1] << 8;
+        out[o++] = tab[v >> 18 & 63];
+        out[o++] = tab[v >> 12 & 63];
+        out[o++] = tab[v >> 6 & 63];
+    }
+    out[o] = '\0';
+}
+
+void gy_sha256_hex(const void *in, size_t n, char out[65])
+{
+    unsigned char md[32];
+    unsigned int mdlen = 0;
+
+    if (EVP_Digest(in, n, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32)
+        abort();
+    for (int i = 0; i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+void gy_token_new(char out[44])
+{
+    unsigned char raw[32];
+
+    gy_random_bytes(raw, sizeof raw);
+    gy_b64url_encode(raw, sizeof raw, out);
+}
+
+int gy_ct_equal(const void *a, const void *b, size_t n)
+{
+    const unsigned char *x = a, *y = b;
+    unsigned char d = 0;
+
+    for (size_t i = 0; i < n; i++)
+        d |= x[i] ^ y[i];
+    return d == 0;
+}
+
+int gy_parse_ll(const char *s, long long min, long long max, long long *out)
+{
+    char *end;
+    long long v;
+
+    if (!s || !*s || isspace((unsigned char)*s))
+        return GY_ERR;
+    errno = 0;
+    v = strtoll(s, &end, 10);
+    if (errno || *end || v < min || v > max)
+        return GY_ERR;
+    *out = v;
+    return GY_OK;
+}
+
+bool gy_utf8_valid(const char *s, size_t n, bool allow_nl)
+{
+    const unsigned char *p = (const unsigned char *)s, *end = p + n;
+
+    while (p < end) {
+        unsigned c = *p;
+        size_t len;
+        unsigned cp;
+
+        if (c < 0x80) {
+            if ((c < 0x20 || c == 0x7f) &&
+                !(allow_nl && (c == '\n' || c == '\r' || c == '\t')))
+                return false;
+            p++;
+            continue;
+        }
+        if (c >= 0xc2 && c <= 0xdf) {
+            len = 2;
+            cp = c & 0x1f;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            len = 3;
+            cp = c & 0x0f;
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            len = 4;
+            cp = c & 0x07;
+        } else {
+            return false;
+        }
+        if ((size_t)(end - p) < len)
+            return false;
+        for (size_t i = 1; i < len; i++) {
+            if ((p[i] & 0xc0) != 0x80)
+                return false;
+            cp = cp << 6 | (p[i] & 0x3f);
+        }
+        if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+            (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+            return false;
+        p += len;
+    }
+    return true;
+}
+
+size_t gy_utf8_len(const char *s)
+{
+    size_t n = 0;
+
+    for (; *s; s++)
+        if (((unsigned char)*s & 0xc0) != 0x80)
+            n++;
+    return n;
+}
+
+char *gy_trim(char *s)
+{
+    size_t n = strlen(s);
+    char *p = s;
+
+    while (n && isspace((unsigned char)s[n - 1]))
+        s[--n] = '\0';
+    while (*p && isspace((unsigned char)*p))
+        p++;
+    if (p != s)
+        memmove(s, p, strlen(p) + 1);
+    return s;
+}

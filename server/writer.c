@@ -1,0 +1,231 @@
+/*
+ * writer.c - the one writer thread, with group commit.
+ *
+ * Handlers hand it units (a function and its argument). The thread takes
+ * every unit queued at that moment (up to writer.max_batch), runs them in
+ * one transaction, each under its own savepoint so one refused unit does
+ * not sink its neighbours, and commits once: one fsync for the lot. Only
+ * then are the units' completions run, on the loop thread, so a reply is
+ * sent only after its data is durable. A unit that arrives alone is run at
+ * once: nothing waits for company.
+ */
+#include "gongyou.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+struct unit {
+    writer_fn *fn;
+    writer_done_fn *done;
+    void *arg;
+    int rc;
+    struct unit *next;
+};
+
+enum { W_BEGIN, W_COMMIT, W_ROLLBACK, W_SAVEPOINT, W_RELEASE, W_ROLLBACK_TO, W_NSTMT };
+static const char *const wsql[W_NSTMT] = {
+    "BEGIN IMMEDIATE", "COMMIT", "ROLLBACK", "SAVEPOINT unit", "RELEASE unit", "ROLLBACK TO unit",
+};
+
+static struct {
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct unit *head, *tail;     /* queued, guarded by mu */
+    struct unit *done, *done_tail;/* committed, waiting for the loop; mu */
+    bool stop;                    /* mu */
+    bool running;
+    struct event *done_ev;
+    struct db_conn *conn;
+    sqlite3_stmt *st[W_NSTMT];
+    int max_batch;
+    atomic_long depth;
+    atomic_ullong commits, units;
+} W;
+
+long writer_depth(void)
+{
+    return atomic_load(&W.depth);
+}
+
+void writer_stats(uint64_t *commits, uint64_t *units)
+{
+    *commits = atomic_load(&W.commits);
+    *units = atomic_load(&W.units);
+}
+
+static int step(int which)
+{
+    int rc = sqlite3_step(W.st[which]);
+
+    sqlite3_reset(W.st[which]);
+    if (rc != SQLITE_DONE) {
+        gy_log(LOG_ERROR, "writer: %s failed: %s", wsql[which], sqlite3_errmsg(db_handle(W.conn)));
+        return GY_ERR;
+    }
+    return GY_OK;
+}
+
+/* Run one batch in one transaction; set each unit's rc. */
+static void run_batch(struct unit *batch)
+{
+    bool any_kept = false;
+
+    if (step(W_BEGIN) != GY_OK) {
+        for (struct unit *u = batch; u; u = u->next)
+            u->rc = GY_ERR;
+        return;
+    }
+    for (struct unit *u = batch; u; u = u->next) {
+        if (step(W_SAVEPOINT) != GY_OK) {
+            u->rc = GY_ERR;
+            continue;
+        }
+        u->rc = u->fn(W.conn, u->arg);
+        if (u->rc != 0)
+            step(W_ROLLBACK_TO);
+        else
+            any_kept = true;
+        step(W_RELEASE);
+    }
+    if (step(any_kept ? W_COMMIT : W_ROLLBACK) != GY_OK) {
+        if (sqlite3_get_autocommit(db_handle(W.conn)) == 0)
+            step(W_ROLLBACK);
+        for (struct unit *u = batch; u; u = u->next)
+            if (u->rc == 0)
+                u->rc = GY_ERR;
+        return;
+    }
+    if (any_kept)
+        atomic_fetch_add(&W.commits, 1);
+}
+
+static void *writer_main(void *unused)
+{
+    for (;;) {
+        struct unit *batch, *last;
+        long n = 1;
+
+        pthread_mutex_lock(&W.mu);
+        while (!W.head && !W.stop)
+            pthread_cond_wait(&W.cv, &W.mu);
+        if (!W.head) {
+            pthread_mutex_unlock(&W.mu);
+            break;
+        }
+        batch = last = W.head;
+        while (last->next && n < W.max_batch) {
+            last = last->next;
+            n++;
+        }
+        W.head = last->next;
+        if (!W.head)
+            W.tail = NULL;
+        last->next = NULL;
+        pthread_mutex_unlock(&W.mu);
+
+        run_batch(batch);
+        atomic_fetch_add(&W.units, (unsigned long long)n);
+
+        pthread_mutex_lock(&W.mu);
+        if (W.done_tail)
+            W.done_tail->next = batch;
+        else
+            W.done = batch;
+        W.done_tail = last;
+        pthread_mutex_unlock(&W.mu);
+        event_active(W.done_ev, EV_READ, 0);
+    }
+    return NULL;
+}
+
+/* Loop thread: run the completions of committed units. */
+static void on_done(evutil_socket_t fd, short what, void *arg)
+{
+    struct unit *list;
+
+    pthread_mutex_lock(&W.mu);
+    list = W.done;
+    W.done = W.done_tail = NULL;
+    pthread_mutex_unlock(&W.mu);
+    while (list) {
+        struct unit *next = list->next;
+        atomic_fetch_sub(&W.depth, 1);
+        if (list->done)
+            list->done(list->arg, list->rc);
+        free(list);
+        list = next;
+    }
+}
+
+int writer_start(struct event_base *base, const struct gy_config *cfg, char *err, size_t errsz)
+{
+    char *path = config_db_path(cfg);
+
+    W.conn = db_open(path, false, cfg, err, errsz);
+    free(path);
+    if (!W.conn)
+        return GY_ERR;
+    for (int i = 0; i < W_NSTMT; i++) {
+        if (sqlite3_prepare_v3(db_handle(W.conn), wsql[i], -1, SQLITE_PREPARE_PERSISTENT,
+                               &W.st[i], NULL) != SQLITE_OK) {
+            snprintf(err, errsz, "writer: cannot prepare %s", wsql[i]);
+            return GY_ERR;
+        }
+    }
+    W.max_batch = cfg->writer.max_batch;
+    pthread_mutex_init(&W.mu, NULL);
+    pthread_cond_init(&W.cv, NULL);
+    W.done_ev = event_new(base, -1, 0, on_done, NULL);
+    if (pthread_create(&W.thread, NULL, writer_main, NULL) != 0) {
+        snprintf(err, errsz, "writer: cannot start thread");
+        return GY_ERR;
+    }
+    W.running = true;
+    return GY_OK;
+}
+
+void writer_submit(writer_fn *fn, writer_done_fn *done, void *arg)
+{
+    struct unit *u = gy_calloc(1, sizeof *u);
+
+    u->fn = fn;
+    u->done = done;
+    u->arg = arg;
+    atomic_fetch_add(&W.depth, 1);
+    pthread_mutex_lock(&W.mu);
+    if (W.tail)
+        W.tail->next = u;
+    else
+        W.head = u;
+    W.tail = u;
+    pthread_cond_signal(&W.cv);
+    pthread_mutex_unlock(&W.mu);
+}
+
+void writer_stop(void)
+{
+    if (W.running) {
+        pthread_mutex_lock(&W.mu);
+        W.stop = true;
+        pthread_cond_signal(&W.cv);
+        pthread_mutex_unlock(&W.mu);
+        pthread_join(W.thread, NULL);
+        W.running = false;
+        on_done(-1, 0, NULL);   /* completions of the last batches */
+        pthread_mutex_destroy(&W.mu);
+        pthread_cond_destroy(&W.cv);
+    }
+    for (int i = 0; i < W_NSTMT; i++)
+        sqlite3_finalize(W.st[i]);
+    if (W.done_ev)
+        event_free(W.done_ev);
+    W.done_ev = NULL;
+    db_close(W.conn);
+    W.conn = NULL;
+}
