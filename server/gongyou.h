@@ -55,6 +55,10 @@ bool gy_utf8_valid(const char *s, size_t n, bool allow_nl);
 size_t gy_utf8_len(const char *s);
 /* Trim ASCII white space at both ends in place; returns S. */
 char *gy_trim(char *s);
+/* Why V is not a string of MIN..MAX characters of valid UTF-8 without
+ * control characters: "missing", "not_a_string", "bad_characters",
+ * "empty", "too_short", "too_long"; NULL when it is fine. */
+const char *json_str_problem(const cJSON *v, size_t min_chars, size_t max_chars);
 
 /* ==== clock.c: the one source of time ==== */
 
@@ -235,7 +239,8 @@ void http_free(void);
 int http_inflight(void);
 const struct gy_config *http_config(void);
 
-/* Query parameter NAME of the request, or NULL. Valid until the reply. */
+/* Query parameter NAME of the request, or NULL. The value lives in a
+ * static buffer: valid until the next call. */
 const char *api_query(struct gy_req *r, const char *name);
 /* Reply with BODY (taken over, freed on every path). Frees R. */
 void api_reply_json(struct gy_req *r, int status, cJSON *body);

@@ -192,19 +192,9 @@ const char *api_query(struct gy_req *r, const char *name)
 const char *api_str(struct gy_req *r, const char *field, size_t min_chars, size_t max_chars)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(r->json, field);
-    const char *problem = NULL;
+    const char *problem = json_str_problem(v, min_chars, max_chars);
     cJSON *extra;
 
-    if (!v || cJSON_IsNull(v))
-        problem = "missing";
-    else if (!cJSON_IsString(v))
-        problem = "not_a_string";
-    else if (!gy_utf8_valid(v->valuestring, strlen(v->valuestring), false))
-        problem = "bad_characters";
-    else if (gy_utf8_len(v->valuestring) < min_chars)
-        problem = min_chars > 1 ? "too_short" : "empty";
-    else if (gy_utf8_len(v->valuestring) > max_chars)
-        problem = "too_long";
     if (!problem)
         return v->valuestring;
     extra = cJSON_CreateObject();

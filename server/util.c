@@ -207,3 +207,21 @@ char *gy_trim(char *s)
         memmove(s, p, strlen(p) + 1);
     return s;
 }
+
+const char *json_str_problem(const cJSON *v, size_t min_chars, size_t max_chars)
+{
+    size_t n;
+
+    if (!v || cJSON_IsNull(v))
+        return "missing";
+    if (!cJSON_IsString(v))
+        return "not_a_string";
+    if (!gy_utf8_valid(v->valuestring, strlen(v->valuestring), false))
+        return "bad_characters";
+    n = gy_utf8_len(v->valuestring);
+    if (n < min_chars)
+        return n == 0 ? "empty" : "too_short";
+    if (n > max_chars)
+        return "too_long";
+    return NULL;
+}

@@ -1,0 +1,133 @@
+/* Unit tests for util.c: token hashing, base64url, UTF-8, numbers, JSON field checks. */
+#include "gongyou.h"
+#include "unit.h"
+
+#include <stdlib.h>
+
+static void sha256_vectors(void)
+{
+    char hex[65];
+
+    gy_sha256_hex("", 0, hex);
+    CHECK_STR(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    gy_sha256_hex("abc", 3, hex);
+    CHECK_STR(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+static void b64url(void)
+{
+    char out[16];
+
+    gy_b64url_encode((const unsigned char *)"", 0, out);
+    CHECK_STR(out, "");
+    gy_b64url_encode((const unsigned char *)"f", 1, out);
+    CHECK_STR(out, "Zg");
+    gy_b64url_encode((const unsigned char *)"fo", 2, out);
+    CHECK_STR(out, "Zm8");
+    gy_b64url_encode((const unsigned char *)"foo", 3, out);
+    CHECK_STR(out, "Zm9v");
+    gy_b64url_encode((const unsigned char *)"\xfb\xff\xbf", 3, out);
+    CHECK_STR(out, "-_-_");
+}
+
+static void tokens(void)
+{
+    char a[44], b[44], ha[65], hb[65];
+
+    gy_token_new(a);
+    gy_token_new(b);
+    CHECK(strlen(a) == 43);
+    CHECK(strcmp(a, b) != 0);
+    for (const char *c = a; *c; c++)
+        CHECK((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') ||
+              *c == '-' || *c == '_');
+    gy_sha256_hex(a, strlen(a), ha);
+    gy_sha256_hex(b, strlen(b), hb);
+    CHECK(strcmp(ha, hb) != 0);
+    CHECK(strstr(ha, a) == NULL);
+    CHECK(gy_ct_equal("abcd", "abcd", 4));
+    CHECK(!gy_ct_equal("abcd", "abce", 4));
+}
+
+static void utf8(void)
+{
+    CHECK(gy_utf8_valid("张三 abc", strlen("张三 abc"), false));
+    CHECK(!gy_utf8_valid("\xd5\xc5\xc8\xfd", 4, false));         /* GBK 张三 */
+    CHECK(!gy_utf8_valid("\xc0\xaf", 2, false));                 /* overlong */
+    CHECK(!gy_utf8_valid("\xed\xa0\x80", 3, false));             /* surrogate */
+    CHECK(!gy_utf8_valid("\xe5\xbc", 2, false));                 /* truncated */
+    CHECK(!gy_utf8_valid("a\nb", 3, false));
+    CHECK(gy_utf8_valid("a\r\nb", 4, true));
+    CHECK(!gy_utf8_valid("a\x01", 2, true));
+    CHECK(gy_utf8_len("张三ab") == 4);
+}
+
+static void numbers(void)
+{
+    long long v;
+
+    CHECK(gy_parse_ll("42", 0, 100, &v) == GY_OK && v == 42);
+    CHECK(gy_parse_ll("-1", 0, 100, &v) == GY_ERR);
+    CHECK(gy_parse_ll("101", 0, 100, &v) == GY_ERR);
+    CHECK(gy_parse_ll("4x", 0, 100, &v) == GY_ERR);
+    CHECK(gy_parse_ll("", 0, 100, &v) == GY_ERR);
+    CHECK(gy_parse_ll(" 4", 0, 100, &v) == GY_ERR);
+    CHECK(gy_parse_ll("99999999999999999999", 0, 100, &v) == GY_ERR);
+}
+
+static void trim(void)
+{
+    char a[] = "  x y \t\n", b[] = "", c[] = "   ";
+
+    CHECK_STR(gy_trim(a), "x y");
+    CHECK_STR(gy_trim(b), "");
+    CHECK_STR(gy_trim(c), "");
+}
+
+static void json_fields(void)
+{
+    cJSON *o = cJSON_Parse("{\"s\":\"张三\",\"n\":1,\"z\":null,\"e\":\"\",\"nl\":\"a\\nb\",\"long\":\"abcdef\"}");
+
+    CHECK(json_str_problem(cJSON_GetObjectItem(o, "s"), 1, 10) == NULL);
+    CHECK_STR(json_str_problem(cJSON_GetObjectItem(o, "missing"), 1, 10), "missing");
+    CHECK_STR(json_str_problem(cJSON_GetObjectItem(o, "z"), 1, 10), "missing");
+    CHECK_STR(json_str_problem(cJSON_GetObjectItem(o, "n"), 1, 10), "not_a_string");
+    CHECK_STR(json_str_problem(cJSON_GetObjectItem(o, "e"), 1, 10), "empty");
+    CHECK_STR(json_str_problem(cJSON_GetObjectItem(o, "nl"), 1, 10), "bad_characters");
+    CHECK_STR(json_str_problem(cJSON_GetObjectItem(o, "long"), 1, 5), "too_long");
+    CHECK_STR(json_str_problem(cJSON_GetObjectItem(o, "s"), 3, 5), "too_short");
+    /* Characters, not bytes: 张三 is 6 bytes but 2 characters. */
+    CHECK(json_str_problem(cJSON_GetObjectItem(o, "s"), 2, 2) == NULL);
+    cJSON_Delete(o);
+}
+
+static void clock_format_zone(void)
+{
+    char out[32];
+
+    CHECK(clock_set_timezone("Asia/Shanghai") == GY_OK);
+    clock_format(0, out);
+    CHECK_STR(out, "1970-01-01T08:00:00+08:00");
+    CHECK(clock_set_timezone("Nowhere/Atlantis") == GY_ERR);
+    CHECK(clock_set_timezone("../etc/passwd") == GY_ERR);
+    CHECK(clock_set_timezone("UTC") == GY_OK);
+    clock_format(86400, out);
+    CHECK_STR(out, "1970-01-02T00:00:00+00:00");
+}
+
+static const struct unit_test tests[] = {
+    { "sha256_vectors", sha256_vectors },
+    { "b64url", b64url },
+    { "tokens", tokens },
+    { "utf8", utf8 },
+    { "numbers", numbers },
+    { "trim", trim },
+    { "json_fields", json_fields },
+    { "clock_format_zone", clock_format_zone },
+};
+
+int main(void)
+{
+    gy_json_hooks_init();
+    return RUN_TESTS(tests);
+}
