@@ -359,6 +359,7 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	struct sim *sim = arg;
 
+	(void)what;
 	sim_log("signal %d, exiting", (int)sig);
 	event_base_loopbreak(sim->base);
 }

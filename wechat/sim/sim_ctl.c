@@ -158,6 +158,7 @@ sim_ctl_faults(struct sim *sim, struct evhttp_request *req, cJSON *body)
 void
 sim_ctl_reset(struct sim *sim, struct evhttp_request *req, cJSON *body)
 {
+	(void)body;
 	sim_api_reset(sim);
 	sim_fault_reset(sim);
 	sim->offset_ms = 0;
@@ -186,5 +187,6 @@ sim_ctl_clock(struct sim *sim, struct evhttp_request *req, cJSON *body)
 void
 sim_ctl_calls(struct sim *sim, struct evhttp_request *req, cJSON *body)
 {
+	(void)body;
 	sim_reply_json(req, 200, sim_calls_json(sim), 0);
 }

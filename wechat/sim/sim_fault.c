@@ -332,6 +332,8 @@ call_timer_cb(evutil_socket_t fd, short what, void *arg)
 	struct sim_call *call = arg;
 	struct sim *sim = call->sim;
 
+	(void)fd;
+	(void)what;
 	pending_unlink(call);
 	if (call->drop) {
 		call_drop(call);
