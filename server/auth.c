@@ -494,7 +494,7 @@ int auth_apikey_create(struct db_conn *c, const char *role, const char *name)
         fprintf(stderr, "apikey: --role must be one of worker, technician, supervisor, hr\n");
         return GY_ERR;
     }
-    if (!*name || gy_utf8_len(name) > 64 || !gy_utf8_valid(name, strlen(name), false)) {
+    if (!*name || gy_utf8_len(name) > 64 || !gy_utf8_valid(name, strlen(name), UTF8_NO_CTL)) {
         fprintf(stderr, "apikey: --name must be 1 to 64 characters\n");
         return GY_ERR;
     }
@@ -553,7 +553,13 @@ void auth_free(void)
         while (A.bucket[b]) {
             struct login *l = A.bucket[b];
             A.bucket[b] = l->next;
-            /* Pending logins have no waiters left at shutdown (we drain first). */
+            /* Only a forced shutdown leaves waiters: they get no answer. */
+            while (l->waiters) {
+                struct waiter *w = l->waiters;
+                l->waiters = w->next;
+                api_abandon(w->r);
+                free(w);
+            }
             login_free(l);
         }
     }

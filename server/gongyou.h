@@ -48,9 +48,10 @@ void gy_token_new(char out[44]);
 int gy_ct_equal(const void *a, const void *b, size_t n);
 /* Parse a whole decimal integer within [MIN, MAX]. 0 or -1. */
 int gy_parse_ll(const char *s, long long min, long long max, long long *out);
-/* True when S[0..n) is valid UTF-8 without control characters other than
- * those allowed by ALLOW_NL (\n, \r, \t). */
-bool gy_utf8_valid(const char *s, size_t n, bool allow_nl);
+/* True when S[0..n) is valid UTF-8 and holds no control characters but
+ * those CTL allows: UTF8_NO_CTL, UTF8_NL (\n, \r, \t) or UTF8_ANY_CTL. */
+enum { UTF8_NO_CTL = 0, UTF8_NL = 1, UTF8_ANY_CTL = 2 };
+bool gy_utf8_valid(const char *s, size_t n, int ctl);
 /* Number of code points in a valid UTF-8 string. */
 size_t gy_utf8_len(const char *s);
 /* Trim ASCII white space at both ends in place; returns S. */
@@ -237,6 +238,8 @@ void http_stop_accepting(void);
 /* Close everything; call only when http_inflight() is 0 or at exit. */
 void http_free(void);
 int http_inflight(void);
+/* Replies given to evhttp but not yet written to their sockets. */
+int http_unflushed(void);
 const struct gy_config *http_config(void);
 
 /* Query parameter NAME of the request, or NULL. The value lives in a
@@ -249,6 +252,9 @@ void api_reply_error(struct gy_req *r, const char *code);
 /* Same, with extra members merged into "error" (EXTRA taken over, may be
  * NULL) and a Retry-After header when RETRY_AFTER > 0. */
 void api_reply_error_ex(struct gy_req *r, const char *code, cJSON *extra, int retry_after);
+/* Free R without answering: only at a forced shutdown, when the loop has
+ * stopped and evhttp_free() will close the connection. */
+void api_abandon(struct gy_req *r);
 /* Reply with a raw body and content type. Frees R. */
 void api_reply_raw(struct gy_req *r, int status, const char *ctype, const char *body, size_t len);
 

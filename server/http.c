@@ -29,7 +29,8 @@ static struct {
     struct evhttp *http;
     struct evhttp_bound_socket *sock;
     const struct gy_config *cfg;
-    int inflight;
+    int inflight;              /* requests not yet answered */
+    int unflushed;             /* replies handed to evhttp, not yet written out */
     bool stopping;
 } H;
 
@@ -41,6 +42,16 @@ const struct gy_config *http_config(void)
 int http_inflight(void)
 {
     return H.inflight;
+}
+
+int http_unflushed(void)
+{
+    return H.unflushed;
+}
+
+static void reply_written(struct evhttp_request *ev, void *arg)
+{
+    H.unflushed--;
 }
 
 static const char *method_name(enum evhttp_cmd_type cmd)
@@ -126,11 +137,23 @@ void api_reply_raw(struct gy_req *r, int status, const char *ctype, const char *
     if (H.stopping)
         evhttp_add_header(out, "Connection", "close");
     evbuffer_add(buf, body, len);
+    /* Shutdown waits for replies to reach the socket, not just evhttp. A
+     * request whose client has gone has no connection: nothing to wait for. */
+    if (evhttp_request_get_connection(r->ev)) {
+        H.unflushed++;
+        evhttp_request_set_on_complete_cb(r->ev, reply_written, NULL);
+    }
     evhttp_send_reply(r->ev, status, NULL, buf);
     evbuffer_free(buf);
 
     log_request(r, ms);
     metrics_request(r->route ? r->route->pattern : "unmatched", status, ms);
+    H.inflight--;
+    req_free(r);
+}
+
+void api_abandon(struct gy_req *r)
+{
     H.inflight--;
     req_free(r);
 }

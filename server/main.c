@@ -56,7 +56,7 @@ static int make_dirs(const char *path)
 
 static void drain_check(evutil_socket_t fd, short what, void *arg)
 {
-    if (http_inflight() == 0 && writer_depth() == 0) {
+    if (http_inflight() == 0 && writer_depth() == 0 && http_unflushed() == 0) {
         event_base_loopbreak(M.base);
     } else if (clock_mono_ms() > M.deadline_ms) {
         gy_log(LOG_WARN, "shutdown timeout: %d requests still in flight, %ld writes queued",

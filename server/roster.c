@@ -192,15 +192,31 @@ static bool employee_no_ok(const char *s)
     return true;
 }
 
+/* A line break or tab inside a cell (Alt+Enter in Excel) becomes one
+ * space: names and places are one line. Runs of spaces collapse. */
+static void flatten_breaks(char *s)
+{
+    size_t o = 0;
+
+    for (size_t i = 0; s[i]; i++) {
+        char ch = (s[i] == '\r' || s[i] == '\n' || s[i] == '\t') ? ' ' : s[i];
+        if (ch == ' ' && o > 0 && s[o - 1] == ' ')
+            continue;
+        s[o++] = ch;
+    }
+    s[o] = '\0';
+}
+
 /* Check one field; returns false (with a problem added) if it is bad. */
 static bool check_field(struct roster_file *f, long row, int c, char *v, unsigned *roles)
 {
     const char *col = columns[c].name;
     bool ok;
 
+    flatten_breaks(v);
     gy_trim(v);
-    if (!gy_utf8_valid(v, strlen(v), false)) {
-        add_problem(f, row, col, "含有换行或看不见的控制字符，请删掉后再上传");
+    if (!gy_utf8_valid(v, strlen(v), UTF8_NO_CTL)) {
+        add_problem(f, row, col, "含有看不见的控制字符，请删掉后再上传");
         return false;
     }
     if (!*v) {
@@ -333,7 +349,7 @@ static size_t first_bad_utf8(const char *data, size_t len)
     while (lo < len) {
         const char *nl = memchr(data + lo, '\n', len - lo);
         size_t hi = nl ? (size_t)(nl - data) : len;
-        if (!gy_utf8_valid(data + lo, hi - lo, true))
+        if (!gy_utf8_valid(data + lo, hi - lo, UTF8_ANY_CTL))
             return lo;
         lo = hi + 1;
     }

@@ -141,7 +141,7 @@ int gy_parse_ll(const char *s, long long min, long long max, long long *out)
     return GY_OK;
 }
 
-bool gy_utf8_valid(const char *s, size_t n, bool allow_nl)
+bool gy_utf8_valid(const char *s, size_t n, int ctl)
 {
     const unsigned char *p = (const unsigned char *)s, *end = p + n;
 
@@ -151,8 +151,8 @@ bool gy_utf8_valid(const char *s, size_t n, bool allow_nl)
         unsigned cp;
 
         if (c < 0x80) {
-            if ((c < 0x20 || c == 0x7f) &&
-                !(allow_nl && (c == '\n' || c == '\r' || c == '\t')))
+            if ((c < 0x20 || c == 0x7f) && ctl != UTF8_ANY_CTL &&
+                !(ctl == UTF8_NL && (c == '\n' || c == '\r' || c == '\t')))
                 return false;
             p++;
             continue;
@@ -216,7 +216,7 @@ const char *json_str_problem(const cJSON *v, size_t min_chars, size_t max_chars)
         return "missing";
     if (!cJSON_IsString(v))
         return "not_a_string";
-    if (!gy_utf8_valid(v->valuestring, strlen(v->valuestring), false))
+    if (!gy_utf8_valid(v->valuestring, strlen(v->valuestring), UTF8_NO_CTL))
         return "bad_characters";
     n = gy_utf8_len(v->valuestring);
     if (n < min_chars)

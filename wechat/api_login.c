@@ -25,7 +25,8 @@ static const char *nonempty_string(const cJSON *body, const char *name)
     return item->valuestring;
 }
 
-static void login_done(void *arg, const struct wx_result *r, const cJSON *body)
+static void login_done(void *arg, const struct wx_result *r, const cJSON *body,
+                       const struct wx_raw *raw)
 {
     struct login *l = arg;
     struct wx_session s;

@@ -54,8 +54,11 @@ struct call {
     char errbuf[CURL_ERROR_SIZE];   /* curl's words on a transport error */
     char errmsg[256];               /* wx_result.errmsg */
     char rid[128];                  /* wx_result.rid */
+    unsigned flags;                 /* WX_CALL_* */
+    char ctype[128];                /* Content-Type of the attempt's reply */
     wx_call_done_fn *done;
-    void *arg;                      /* owned: freed with free() */
+    void *arg;                      /* owned: freed with arg_free */
+    void (*arg_free)(void *);
 };
 
 struct wx_client {
@@ -77,6 +80,9 @@ struct wx_client {
     int depth;                      /* > 0 while our event callbacks run */
     int dying;                      /* freed inside a callback: finish on the way out */
     uint64_t rng;                   /* xorshift state for the jitter */
+    int token_classic;              /* see wx_config */
+    long token_margin_s;
+    struct wx_token *token;         /* token.c's state, NULL until used */
 };
 
 static void check_multi(struct wx_client *c);
@@ -207,7 +213,7 @@ static void call_free(struct call *call)
     scrub_free(call->url);
     scrub_free(call->post);
     free(call->body);
-    free(call->arg);
+    call->arg_free(call->arg);
     free(call);
 }
 
@@ -220,6 +226,9 @@ static void abort_all(struct wx_client *c)
         call_unlink(call);
         call_free(call);
     }
+    /* Token waiters go too, without their callbacks. */
+    wx_token_free(c->token);
+    c->token = NULL;
 }
 
 static void set_errmsg(struct call *call, const char *s)
@@ -228,6 +237,22 @@ static void set_errmsg(struct call *call, const char *s)
 }
 
 /* Make R describe the attempt that just ended; *JSONP gets the parsed body. */
+/* A 200 reply that is an image, not JSON (WX_CALL_BINARY calls only).
+ * Errors are JSON: checked by Content-Type prefix and by a leading '{'. */
+static int is_binary(const struct call *call, long http)
+{
+    const char *p = call->body;
+    size_t i = 0;
+
+    if (!(call->flags & WX_CALL_BINARY) || http != 200 || !p || call->body_len == 0)
+        return 0;
+    if (strncmp(call->ctype, "application/json", 16) == 0 || strncmp(call->ctype, "text/", 5) == 0)
+        return 0;
+    while (i < call->body_len && (p[i] == ' ' || p[i] == '\n' || p[i] == '\r' || p[i] == '\t'))
+        i++;
+    return i < call->body_len && p[i] != '{';
+}
+
 static void classify(struct call *call, CURLcode res, long http,
                      struct wx_result *r, cJSON **jsonp)
 {
@@ -261,6 +286,11 @@ static void classify(struct call *call, CURLcode res, long http,
         goto out;
     }
 
+    if (is_binary(call, http)) {
+        r->status = WX_OK;
+        set_errmsg(call, "ok");
+        goto out;
+    }
     json = cJSON_ParseWithLength(call->body ? call->body : "", call->body_len);
     if (cJSON_IsObject(json)) {
         code = cJSON_GetObjectItemCaseSensitive(json, "errcode");
@@ -322,8 +352,12 @@ static void attempt_done(struct call *call, CURLcode res)
     long seen;
     double ms;
 
+    call->ctype[0] = '\0';
     if (call->easy) {
+        char *ct = NULL;
         curl_easy_getinfo(call->easy, CURLINFO_RESPONSE_CODE, &http);
+        if (curl_easy_getinfo(call->easy, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK && ct)
+            snprintf(call->ctype, sizeof call->ctype, "%s", ct);
         curl_multi_remove_handle(c->multi, call->easy);
         curl_easy_cleanup(call->easy);
         call->easy = NULL;
@@ -345,7 +379,12 @@ static void attempt_done(struct call *call, CURLcode res)
         call = NULL;
         goto out;
     }
-    call->done(call->arg, &r, r.status == WX_OK ? json : NULL);
+    if (r.status == WX_OK && !json) {
+        struct wx_raw raw = { (const unsigned char *)call->body, call->body_len, call->ctype };
+        call->done(call->arg, &r, NULL, &raw);
+    } else {
+        call->done(call->arg, &r, r.status == WX_OK ? json : NULL, NULL);
+    }
 
 out:
     cJSON_Delete(json);
@@ -492,6 +531,14 @@ int wx_call_start(struct wx_client *c, const char *api, const char *path,
                   const struct wx_param *query, size_t nquery,
                   const char *json_body, wx_call_done_fn *done, void *arg)
 {
+    return wx_call_start_ex(c, api, path, query, nquery, json_body, 0, done, arg, free);
+}
+
+int wx_call_start_ex(struct wx_client *c, const char *api, const char *path,
+                     const struct wx_param *query, size_t nquery,
+                     const char *json_body, unsigned flags,
+                     wx_call_done_fn *done, void *arg, void (*arg_free)(void *))
+{
     struct call *call = NULL;
     struct curl_slist *h;
     int rc = -1;
@@ -509,6 +556,8 @@ int wx_call_start(struct wx_client *c, const char *api, const char *path,
     call->api = api;
     call->done = done;
     call->arg = arg;
+    call->arg_free = arg_free;
+    call->flags = flags;
     arg = NULL;
     evtimer_assign(&call->timer, c->base, call_timer_cb, call);
 
@@ -534,7 +583,8 @@ int wx_call_start(struct wx_client *c, const char *api, const char *path,
 out:
     if (call)
         call_free(call);
-    free(arg);
+    if (arg)
+        arg_free(arg);
     return rc;
 }
 
@@ -709,6 +759,8 @@ struct wx_client *wx_client_new(struct event_base *base, const struct wx_config 
     c->timeout_ms = cfg->timeout_ms;
     c->max_retries = cfg->max_retries > 0 ? cfg->max_retries : 0;
     c->retry_base_ms = cfg->retry_base_ms;
+    c->token_classic = cfg->token_classic;
+    c->token_margin_s = cfg->token_margin_s > 0 ? cfg->token_margin_s : 300;
     clock_gettime(CLOCK_REALTIME, &ts);
     c->rng = ((uint64_t)ts.tv_sec << 30) ^ (uint64_t)ts.tv_nsec ^ (uint64_t)(uintptr_t)c;
     if (c->rng == 0)
@@ -767,6 +819,26 @@ const char *wx_client_appid(const struct wx_client *c)
 const char *wx_client_secret(const struct wx_client *c)
 {
     return c->secret;
+}
+
+struct event_base *wx_client_base(const struct wx_client *c)
+{
+    return c->base;
+}
+
+int wx_client_token_classic(const struct wx_client *c)
+{
+    return c->token_classic;
+}
+
+long wx_client_token_margin(const struct wx_client *c)
+{
+    return c->token_margin_s;
+}
+
+struct wx_token **wx_client_token_slot(struct wx_client *c)
+{
+    return &c->token;
 }
 
 /*==== Pure helpers ====*/

@@ -26,6 +26,8 @@ struct wx_config {
     long timeout_ms;             /* per attempt, whole transfer */
     int max_retries;             /* extra attempts on -1, transport errors, HTTP 5xx */
     long retry_base_ms;          /* first back-off; doubles each retry, +/-25% jitter */
+    int token_classic;           /* 1: access token from /cgi-bin/token; 0: stable_token */
+    long token_margin_s;         /* refresh this long before expiry (0 means 300) */
 };
 
 /* How a call ended. */
@@ -112,5 +114,129 @@ void wx_extract_rid(const char *errmsg, char *out, size_t outsz);
  * characters kept). Returns the length, or -1 if OUTSZ is too small.
  */
 int wx_url_escape(const char *s, char *out, size_t outsz);
+
+/* ==== Access token (token.c) ====
+ * One token per client, cached in memory and, through the store hooks, in
+ * the caller's database, so a restart or a second process does not spend
+ * quota. One refresh in flight at a time; other callers wait for it. When
+ * an API answers 40001, 40014 or 42001 the token is dropped only if it is
+ * still the one that failed; it is refreshed once and the call retried
+ * once, never in a loop. */
+
+struct wx_token_store {
+    /* Fill TOKEN (TOKSZ bytes) and *EXPIRES_AT (Unix seconds) and return
+     * 0, or return -1 when nothing is stored. Runs on the loop thread. */
+    int (*load)(void *arg, char *token, size_t toksz, long long *expires_at);
+    /* A fresh token was obtained: keep it (asynchronously is fine). */
+    void (*save)(void *arg, const char *token, long long expires_at);
+    void *arg;
+};
+
+/* Install the store (copied). Either hook may be NULL. */
+void wx_client_set_token_store(struct wx_client *c, const struct wx_token_store *s);
+
+/*
+ * Get a valid access token. CB runs exactly once, from the loop, never
+ * inside this call, with R->status WX_OK and TOKEN set, or with the token
+ * API's failure and TOKEN NULL. TOKEN is valid only during the callback.
+ * CB must not free the client. Returns 0, or -1 when it could not start
+ * (CB then not called).
+ */
+typedef void wx_token_cb(void *arg, const struct wx_result *r, const char *token);
+int wx_access_token(struct wx_client *c, wx_token_cb *cb, void *arg);
+
+/* The token now cached (or "" if none) and its expiry, for tests and
+ * /metrics; never log it. */
+const char *wx_token_cached(const struct wx_client *c, long long *expires_at);
+
+/* ==== Message push and open data: signatures and encryption (crypto.c) ====
+ * Pure functions over OpenSSL; see WECHAT.md section d and vectors V1-V6. */
+
+enum wx_crypto_err {
+    WX_CRYPTO_OK = 0,
+    WX_CRYPTO_BASE64 = -1,   /* input is not valid base64 */
+    WX_CRYPTO_LENGTH = -2,   /* ciphertext or embedded length is impossible */
+    WX_CRYPTO_PADDING = -3,  /* a PKCS#7 pad byte is wrong */
+    WX_CRYPTO_APPID = -4,    /* the appid tail / watermark does not match */
+    WX_CRYPTO_CIPHER = -5,   /* OpenSSL refused */
+    WX_CRYPTO_KEY = -6       /* the key (EncodingAESKey, session_key, iv) is malformed */
+};
+
+/* hex(sha1(concatenation of the N PARTS sorted bytewise)) into OUT (41
+ * bytes with the NUL): the push "signature" over (token, timestamp, nonce)
+ * and "msg_signature" over (token, timestamp, nonce, Encrypt). */
+void wx_push_signature(const char *const *parts, size_t n, char out[41]);
+
+/* Constant-time comparison of two NUL-terminated strings: 1 when equal. */
+int wx_sig_equal(const char *a, const char *b);
+
+/* The AES key of message push, from the 43-character EncodingAESKey. */
+struct wx_push_key {
+    unsigned char aes[32];
+};
+/* 0, or WX_CRYPTO_KEY when ENCODING_AES_KEY is not 43 chars of [A-Za-z0-9]
+ * decoding to 32 bytes. */
+int wx_push_key_parse(const char *encoding_aes_key, struct wx_push_key *k);
+
+/*
+ * Decrypt a push's "Encrypt" field (AES-256-CBC, IV = first 16 key bytes,
+ * PKCS#7 padding to 32 bytes with every pad byte checked, layout
+ * random16 | len32be | msg | appid). The length is checked before slicing
+ * and the appid tail must equal APPID exactly. On success *MSG is a
+ * malloc'd NUL-terminated copy of msg (caller frees) and *LEN its length;
+ * on failure *MSG is NULL and a negative wx_crypto_err is returned.
+ */
+int wx_push_decrypt(const struct wx_push_key *k, const char *encrypt_b64, const char *appid,
+                    char **msg, size_t *len);
+
+/*
+ * The reverse, for encrypted replies and for wxsim: RANDOM16 gives the 16
+ * random bytes (NULL = fresh ones from the RNG). *B64 is malloc'd
+ * (caller frees). Deterministic for a given RANDOM16 (vector V4).
+ */
+int wx_push_encrypt(const struct wx_push_key *k, const char *msg, size_t len, const char *appid,
+                    const unsigned char *random16, char **b64);
+
+/*
+ * Open data (wx.getPhoneNumber's encryptedData of older clients):
+ * AES-128-CBC with key = base64(SESSION_KEY), iv = base64(IV), PKCS#7 to
+ * 16. When APPID is not NULL the plaintext must be a JSON object whose
+ * watermark.appid equals it. *OUT is malloc'd plaintext (caller frees).
+ */
+int wx_open_data_decrypt(const char *session_key_b64, const char *iv_b64, const char *data_b64,
+                         const char *appid, char **out);
+
+/* rawData signature: hex(sha1(RAW + SESSION_KEY)) into OUT (vector V6). */
+void wx_raw_signature(const char *raw, const char *session_key, char out[41]);
+
+/* ==== Subscribe-message template data (fields.c) ====
+ * WeChat checks every data value against a rule chosen by its key's
+ * prefix ("thing1" -> thing, "time3" -> time ...); a value that breaks it
+ * costs a 47003. We check and fit before sending instead. */
+
+enum wx_field_type {
+    WX_F_UNKNOWN = -1,
+    WX_F_THING, WX_F_NUMBER, WX_F_LETTER, WX_F_SYMBOL, WX_F_CHARACTER_STRING, WX_F_TIME,
+    WX_F_DATE, WX_F_AMOUNT, WX_F_PHONE_NUMBER, WX_F_CAR_NUMBER, WX_F_NAME, WX_F_PHRASE
+};
+
+/* The rule of template key KEY ("thing12" -> WX_F_THING): the prefix must
+ * be followed by digits only. WX_F_UNKNOWN when no rule matches. */
+enum wx_field_type wx_field_type_of(const char *key);
+
+/* The rule's name ("thing", "character_string" ...), for messages. */
+const char *wx_field_type_name(enum wx_field_type t);
+
+/*
+ * Make VALUE acceptable for KEY. Lengths count characters (code points),
+ * never bytes; cuts fall on code-point boundaries; where the rule allows
+ * free text (thing, name) an over-long value is cut and ends in "…" so
+ * the total still fits; newlines and control characters become spaces
+ * where allowed. Values that cannot be made valid (empty, letters in a
+ * number, an unparseable time ...) are refused.
+ * Returns 0 with *OUT a malloc'd fitted value (caller frees), or -1 with
+ * *OUT NULL and *WHY a static English reason ("empty", "not a number" ...).
+ */
+int wx_field_fit(const char *key, const char *value, char **out, const char **why);
 
 #endif

@@ -12,6 +12,8 @@
 
 #include "wx.h"
 
+struct wx_raw;
+
 /* One query parameter; the value is escaped with wx_url_escape(). */
 struct wx_param {
     const char *key;               /* sent as is: use URL-safe names */
@@ -20,12 +22,25 @@ struct wx_param {
 
 /*
  * How a request ends, after its retries. R is as documented in wx.h;
- * BODY is the parsed JSON object when R->status is WX_OK, NULL otherwise.
+ * BODY is the parsed JSON object when R->status is WX_OK, NULL otherwise;
+ * RAW is set instead of BODY for a binary success (see WX_CALL_BINARY).
+ * All are valid only during the call.
  * Both are valid only during the call. ARG is the one given to
  * wx_call_start(): the transport frees it with free() once this returns.
  */
 typedef void wx_call_done_fn(void *arg, const struct wx_result *r,
-                             const cJSON *body);
+                             const cJSON *body, const struct wx_raw *raw);
+
+/* A reply that is not JSON, passed on when the call allows it
+ * (WX_CALL_BINARY): an image from getwxacodeunlimit. */
+struct wx_raw {
+    const unsigned char *data;
+    size_t len;
+    const char *content_type;      /* never NULL; "" when none was sent */
+};
+
+/* Flags of wx_call_start_ex() and wx_call_authed(). */
+#define WX_CALL_BINARY 1u   /* a 200 reply that is not JSON is success, passed as RAW */
 
 /*
  * Start a request to {api_base}{PATH}?{QUERY...}: a GET, or a POST of
@@ -44,8 +59,35 @@ int wx_call_start(struct wx_client *c, const char *api, const char *path,
                   const struct wx_param *query, size_t nquery,
                   const char *json_body, wx_call_done_fn *done, void *arg);
 
+/* The same, with ARG released by ARG_FREE (on every path) instead of free(). */
+int wx_call_start_ex(struct wx_client *c, const char *api, const char *path,
+                     const struct wx_param *query, size_t nquery,
+                     const char *json_body, unsigned flags,
+                     wx_call_done_fn *done, void *arg, void (*arg_free)(void *));
+
 /* The client's appid and secret, owned by the client. */
 const char *wx_client_appid(const struct wx_client *c);
 const char *wx_client_secret(const struct wx_client *c);
+struct event_base *wx_client_base(const struct wx_client *c);
+int wx_client_token_classic(const struct wx_client *c);
+long wx_client_token_margin(const struct wx_client *c);
+
+/* token.c's state of a client, created on first use; transport.c frees it
+ * with wx_token_free() when the client goes (waiters are not called). */
+struct wx_token;
+struct wx_token **wx_client_token_slot(struct wx_client *c);
+void wx_token_free(struct wx_token *t);
+
+/*
+ * wx_call_start() for APIs that take ?access_token=: gets a token first
+ * (waiting for a refresh if one is under way), adds it to QUERY, and on
+ * 40001/40014/42001 drops that token (if still current), refreshes once
+ * and retries once. QUERY, JSON_BODY and ARG as for wx_call_start(); if
+ * the token cannot be had, DONE gets the token API's failure.
+ */
+int wx_call_authed(struct wx_client *c, const char *api, const char *path,
+                   const struct wx_param *query, size_t nquery,
+                   const char *json_body, unsigned flags,
+                   wx_call_done_fn *done, void *arg);
 
 #endif

@@ -51,14 +51,16 @@ static void tokens(void)
 
 static void utf8(void)
 {
-    CHECK(gy_utf8_valid("张三 abc", strlen("张三 abc"), false));
-    CHECK(!gy_utf8_valid("\xd5\xc5\xc8\xfd", 4, false));         /* GBK 张三 */
-    CHECK(!gy_utf8_valid("\xc0\xaf", 2, false));                 /* overlong */
-    CHECK(!gy_utf8_valid("\xed\xa0\x80", 3, false));             /* surrogate */
-    CHECK(!gy_utf8_valid("\xe5\xbc", 2, false));                 /* truncated */
-    CHECK(!gy_utf8_valid("a\nb", 3, false));
-    CHECK(gy_utf8_valid("a\r\nb", 4, true));
-    CHECK(!gy_utf8_valid("a\x01", 2, true));
+    CHECK(gy_utf8_valid("张三 abc", strlen("张三 abc"), UTF8_NO_CTL));
+    CHECK(!gy_utf8_valid("\xd5\xc5\xc8\xfd", 4, UTF8_NO_CTL));         /* GBK 张三 */
+    CHECK(!gy_utf8_valid("\xc0\xaf", 2, UTF8_NO_CTL));                 /* overlong */
+    CHECK(!gy_utf8_valid("\xed\xa0\x80", 3, UTF8_NO_CTL));             /* surrogate */
+    CHECK(!gy_utf8_valid("\xe5\xbc", 2, UTF8_NO_CTL));                 /* truncated */
+    CHECK(!gy_utf8_valid("a\nb", 3, UTF8_NO_CTL));
+    CHECK(gy_utf8_valid("a\r\nb", 4, UTF8_NL));
+    CHECK(!gy_utf8_valid("a\x01", 2, UTF8_NL));
+    CHECK(gy_utf8_valid("a\x01", 2, UTF8_ANY_CTL));
+    CHECK(!gy_utf8_valid("\xff\x01", 2, UTF8_ANY_CTL));
     CHECK(gy_utf8_len("张三ab") == 4);
 }
 

@@ -1,0 +1,241 @@
+"""The HTTP spine: routing, body checks, auth errors, request ids, health and metrics."""
+import http.client
+import json
+import socket
+import unittest
+
+from harness import E2ETestCase, uid
+
+LOGIN = "/api/v1/login"
+
+
+class Body(E2ETestCase):
+
+    def assertNoLoginWritten(self, users_before):
+        self.assertEqual(self.env.count("wx_users"), users_before)
+        self.assertEqual(self.env.calls(), [])
+
+    def setUp(self):
+        self.env.sim_reset()
+        self.users = self.env.count("wx_users")
+
+    def test_body_too_large(self):
+        env = self.env
+        big = json.dumps({"code": "a" * 5000})
+        err = self.assertError(env.call("POST", LOGIN, raw=big, ctype="application/json"), 413, "body_too_large")
+        self.assertEqual(err.get("limit_bytes"), 4096)
+        # 4097 bytes is too many; exactly 4096 is checked as usual.
+        pad = '{"code":"x","pad":"%s"}'
+        at_limit = pad % ("p" * (4096 - len(pad % "")))
+        self.assertEqual(len(at_limit), 4096)
+        self.assertError(env.call("POST", LOGIN, raw=at_limit + " ", ctype="application/json"), 413,
+                         "body_too_large")
+        self.assertError(env.call("POST", LOGIN, raw=at_limit, ctype="application/json"), 401, "wx_code_invalid")
+        self.assertEqual(env.count("wx_users"), self.users)
+
+    def test_wrong_content_type(self):
+        env = self.env
+        body = json.dumps({"code": env.code(uid())})
+        self.assertError(env.call("POST", LOGIN, raw=body, ctype="text/plain"), 415, "unsupported_media_type")
+        self.assertError(env.call("POST", LOGIN, raw=body, ctype=None), 415, "unsupported_media_type")
+        self.assertError(env.call("POST", LOGIN, raw=body, ctype="application/jsonx"), 415,
+                         "unsupported_media_type")
+        self.assertError(env.call("POST", LOGIN, raw="a,b\n", ctype="text/csv"), 415, "unsupported_media_type")
+        self.assertNoLoginWritten(self.users)
+        # parameters and case are fine
+        self.assertOk(env.call("POST", LOGIN, raw=body, ctype="Application/JSON; charset=utf-8"))
+
+    def test_invalid_json(self):
+        env = self.env
+        for raw in ('{"code":', '["code"]', '{"code":"abc"} trailing', '{"code":"abc"}{}', '"code"', "",
+                    "null", '{"code":"abc"}\x00', "{'code':'abc'}"):
+            with self.subTest(raw=raw):
+                self.assertError(env.call("POST", LOGIN, raw=raw, ctype="application/json"), 400, "invalid_json")
+        self.assertNoLoginWritten(self.users)
+        # whitespace around an object is fine
+        self.assertError(env.call("POST", LOGIN, raw=' {"code":"zzz"}\n', ctype="application/json"),
+                         401, "wx_code_invalid")
+
+    def test_invalid_field(self):
+        env = self.env
+        cases = [({"code": 123}, "not_a_string"), ({"code": None}, "missing"), ({}, "missing"),
+                 ({"Code": "abc"}, "missing"), ({"code": ["a"]}, "not_a_string"), ({"code": True}, "not_a_string"),
+                 ({"code": ""}, "empty"), ({"code": "a" * 129}, "too_long"), ({"code": "a\nb"}, "bad_characters")]
+        for body, problem in cases:
+            with self.subTest(body=body):
+                err = self.assertError(env.call("POST", LOGIN, body), 400, "invalid_field")
+                self.assertEqual(err["field"], "code")
+                self.assertEqual(err.get("problem"), problem)
+        self.assertNoLoginWritten(self.users)
+
+
+class Routing(E2ETestCase):
+
+    def test_unknown_route(self):
+        env = self.env
+        for path in ("/nope", "/api/v1/nope", "/api/v1/login/extra", "/api/v2/login", "/",
+                     "/api/v1/admin/employees//binding", "/api/v1/admin/employees/E1/binding/x"):
+            with self.subTest(path=path):
+                self.assertError(env.call("GET", path), 404, "not_found")
+
+    def test_wrong_method(self):
+        env = self.env
+        for method, path, allow in (("GET", LOGIN, "POST"), ("PUT", "/api/v1/me", "GET"),
+                                    ("POST", "/healthz", "GET"),
+                                    ("GET", "/api/v1/admin/employees/E1/binding", "DELETE"),
+                                    ("DELETE", "/api/v1/admin/roster", "POST")):
+            with self.subTest(method=method, path=path):
+                r = env.call(method, path)
+                self.assertError(r, 405, "method_not_allowed")
+                self.assertEqual(r.headers.get("Allow"), allow)
+
+    def test_no_token(self):
+        env = self.env
+        self.assertError(env.call("GET", "/api/v1/me"), 401, "unauthorized")
+        self.assertError(env.call("GET", "/api/v1/me", headers={"Authorization": "Basic dXNlcjpwYXNz"}),
+                         401, "unauthorized")
+        self.assertError(env.call("POST", "/api/v1/logout"), 401, "unauthorized")
+        self.assertError(env.call("POST", "/api/v1/bind", {"employee_no": "E1", "name": "x", "phone_last4": "1234"}),
+                         401, "unauthorized")
+
+    def test_garbage_token(self):
+        env = self.env
+        for tok in ("garbage", "gyk_garbage", "a" * 43, "x" * 300):
+            with self.subTest(tok=tok[:20]):
+                self.assertError(env.call("GET", "/api/v1/me", token=tok), 401, "token_invalid")
+
+    def test_request_id(self):
+        env = self.env
+        r = env.call("GET", "/healthz", headers={"X-Request-Id": "client-42.a:b_c"})
+        self.assertEqual(r.headers.get("X-Request-Id"), "client-42.a:b_c")
+        r = env.call("GET", "/nope", headers={"X-Request-Id": "err-id-1"})
+        self.assertEqual(r.headers.get("X-Request-Id"), "err-id-1")
+        gen = [env.call("GET", "/healthz").headers.get("X-Request-Id") for _ in range(3)]
+        for g in gen:
+            self.assertRegex(g or "", r"^[A-Za-z0-9_-]{8,}$")
+        self.assertEqual(len(set(gen)), 3)
+        # an unsafe or overlong one is replaced, not echoed
+        for bad in ("has space", "a" * 65, "semi;colon", "<script>"):
+            with self.subTest(bad=bad):
+                got = env.call("GET", "/healthz", headers={"X-Request-Id": bad}).headers.get("X-Request-Id")
+                self.assertTrue(got)
+                self.assertNotEqual(got, bad)
+        # The log line of a request carries its id.
+        rid = "trace-" + uid("")
+        env.call("GET", "/api/v1/me", headers={"X-Request-Id": rid})
+        lines = [l for l in env.log_lines() if l.get("req_id") == rid]
+        self.assertEqual(len(lines), 1, lines)
+        self.assertEqual(lines[0].get("status"), 401)
+        self.assertEqual(lines[0].get("path"), "/api/v1/me")
+
+    def test_healthz(self):
+        r = self.env.call("GET", "/healthz")
+        body = self.assertOk(r)
+        self.assertEqual(body["status"], "ok")
+        self.assertEqual(body["schema_version"], 1)
+        self.assertIn("application/json", r.headers.get("Content-Type"))
+
+    def test_metrics(self):
+        env = self.env
+        env.login()
+        env.call("GET", "/nope")
+        r = env.call("GET", "/metrics")
+        self.assertEqual(r.status, 200)
+        self.assertIn("text/plain", r.headers.get("Content-Type"))
+        text = r.text
+        self.assertRegex(text, r'(?m)^gongyou_http_requests_total\{route="/api/v1/login",status="200"\} [1-9]\d*$')
+        self.assertRegex(text, r'(?m)^gongyou_http_requests_total\{route="[^"]+",status="404"\} [1-9]\d*$')
+        self.assertRegex(text, r'(?m)^gongyou_http_request_duration_seconds_bucket\{route="/api/v1/login",'
+                               r'le="[^"]+"\} \d+$')
+        self.assertRegex(text, r'(?m)^gongyou_http_request_duration_seconds_bucket\{route="/api/v1/login",'
+                               r'le="\+Inf"\} [1-9]\d*$')
+        self.assertRegex(text, r"(?m)^gongyou_writer_queue_depth \d+$")
+        self.assertRegex(text, r'(?m)^gongyou_wechat_calls_total\{api="jscode2session",errcode="0"\} [1-9]\d*$')
+        # every sample line is "name{labels} value"
+        for line in text.splitlines():
+            if line and not line.startswith("#"):
+                self.assertRegex(line, r'^[a-z_]+(\{[^}]*\})? [0-9.e+-]+$')
+
+    def test_keepalive_connection(self):
+        """Several requests on one connection each get their own answer."""
+        env = self.env
+        conn = http.client.HTTPConnection("127.0.0.1", env.port, timeout=30)
+        try:
+            for path, status in (("/healthz", 200), ("/nope", 404), ("/healthz", 200)):
+                conn.request("GET", path)
+                resp = conn.getresponse()
+                resp.read()
+                self.assertEqual(resp.status, status)
+        finally:
+            conn.close()
+
+    def test_malformed_http(self):
+        """Garbage on the socket does not hurt the daemon."""
+        env = self.env
+        s = socket.create_connection(("127.0.0.1", env.port), timeout=10)
+        try:
+            s.sendall(b"\x16\x03\x01garbage that is not http\r\n\r\n")
+            try:
+                s.recv(4096)
+            except OSError:
+                pass
+        finally:
+            s.close()
+        self.assertOk(env.call("GET", "/healthz"))
+
+
+class ServerBodyCap(E2ETestCase):
+    # evhttp's own cap is the larger of http.max_body and http.max_csv_body (here 65536).
+    CONFIG = {"http": {"max_csv_body": 1024}}
+
+    def test_body_beyond_every_limit(self):
+        """Past the server-wide cap libevent 2.1 itself answers 413 (its own
+        body, no hook to replace it: docs/operations.md says so and sets
+        nginx's client_max_body_size to match). Nothing is written and the
+        daemon carries on."""
+        env = self.env
+        r = env.call("POST", LOGIN, raw='{"code":"%s"}' % ("a" * 70000), ctype="application/json")
+        self.assertEqual(r.status, 413)
+        r = env.upload("x" * 70000)
+        self.assertEqual(r.status, 413)
+        self.assertEqual(env.count("employees"), 0)
+        self.assertEqual(env.count("sessions"), 0)
+        self.assertOk(env.call("GET", "/healthz"))
+
+    def test_body_within_cap_over_route_limit_is_json(self):
+        """Below the server-wide cap, a route's own limit answers our JSON 413."""
+        env = self.env
+        r = env.call("POST", LOGIN, raw='{"code":"%s"}' % ("a" * 5000), ctype="application/json")
+        self.assertError(r, 413, "body_too_large")
+        r = env.upload("x" * 2000)
+        self.assertError(r, 413, "body_too_large")
+        self.assertEqual(env.count("employees"), 0)
+
+    def test_chunked_bodies(self):
+        env = self.env
+        code = env.code(uid())
+        for chunks, status in (([json.dumps({"code": code}).encode()], 200),
+                               ([b'{"code":"', b"a" * 5000, b'"}'], 413)):
+            conn = http.client.HTTPConnection("127.0.0.1", env.port, timeout=30)
+            try:
+                conn.request("POST", LOGIN, body=iter(chunks), headers={"Content-Type": "application/json"},
+                             encode_chunked=True)
+                resp = conn.getresponse()
+                body = json.loads(resp.read())
+                self.assertEqual(resp.status, status, body)
+                if status == 413:
+                    self.assertEqual(body["error"]["code"], "body_too_large")
+            finally:
+                conn.close()
+
+
+class TestingRouteOff(E2ETestCase):
+    CONFIG = {"testing": {"clock": False}}
+
+    def test_testing_clock_absent(self):
+        env = self.env
+        self.assertError(env.call("POST", "/testing/clock", {"advance_s": 10}), 404, "not_found")
+
+
+if __name__ == "__main__":
+    unittest.main()
