@@ -2,7 +2,7 @@
 # Installs the Debian packages Gongyou needs when any is missing.
 
 GY_PACKAGES="build-essential cmake pkg-config libevent-dev libcurl4-openssl-dev libcjson-dev \
-libsqlite3-dev libssl-dev libcsv-dev libexpat1-dev tzdata python3 curl ca-certificates"
+libsqlite3-dev libssl-dev libcsv-dev libexpat1-dev tzdata python3 curl ca-certificates openssl"
 
 gy_root() {
     cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd

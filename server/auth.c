@@ -23,6 +23,7 @@
 enum {
     Q_UPSERT_USER, Q_INSERT_SESSION, Q_SESSION_BY_HASH, Q_TOUCH_SESSION, Q_DELETE_SESSION,
     Q_APIKEY_BY_HASH, Q_INSERT_APIKEY, Q_EMPLOYEE_OF_USER, Q_SESSION_EXPIRY, Q_PURGE_SESSIONS,
+    Q_APIKEY_LIST, Q_APIKEY_REVOKE,
 };
 static const char *const sql[] = {
     [Q_UPSERT_USER] =
@@ -46,6 +47,10 @@ static const char *const sql[] = {
     [Q_EMPLOYEE_OF_USER] = "SELECT id FROM employees WHERE wx_user_id = ?1 AND active = 1",
     [Q_SESSION_EXPIRY] = "SELECT expires_at FROM sessions WHERE token_hash = ?1",
     [Q_PURGE_SESSIONS] = "DELETE FROM sessions WHERE expires_at < ?1",
+    [Q_APIKEY_LIST] = "SELECT id, name, role, created_at, revoked_at FROM api_keys ORDER BY id",
+    [Q_APIKEY_REVOKE] =
+        "UPDATE api_keys SET revoked_at = ?2 WHERE (name = ?1 OR CAST(id AS TEXT) = ?1) "
+        "AND revoked_at IS NULL",
 };
 const struct db_sqlset auth_sql = { "auth", sql, GY_ARRAY_LEN(sql) };
 
@@ -77,7 +82,6 @@ struct login {
 #define NBUCKETS 1024
 
 static struct {
-    struct wx_client *wx;
     const struct gy_config *cfg;
     struct login *bucket[NBUCKETS];
     struct event *sweep;
@@ -155,12 +159,14 @@ static void sweep(evutil_socket_t fd, short what, void *arg)
 
 /* ---- answering ---- */
 
-static void reply_login(struct gy_req *r, const struct login *l)
+/* Answer R with L's session; false when that session is gone (logged out,
+ * unbound by HR) and the token must not be handed out again. */
+static bool reply_login(struct gy_req *r, const struct login *l)
 {
     struct db_conn *c = db_reader();
     sqlite3_stmt *st;
-    int64_t employee_id = 0, expires_at = l->expires_at;
-    cJSON *body = cJSON_CreateObject();
+    int64_t employee_id = 0, expires_at = 0;
+    cJSON *body;
     char when[32];
 
     st = db_stmt(c, &auth_sql, Q_SESSION_EXPIRY);
@@ -168,6 +174,9 @@ static void reply_login(struct gy_req *r, const struct login *l)
     if (sqlite3_step(st) == SQLITE_ROW)
         expires_at = sqlite3_column_int64(st, 0);
     db_done(st, 0);
+    if (expires_at <= clock_now())
+        return false;
+    body = cJSON_CreateObject();
     st = db_stmt(c, &auth_sql, Q_EMPLOYEE_OF_USER);
     sqlite3_bind_int64(st, 1, l->user_id);
     if (sqlite3_step(st) == SQLITE_ROW)
@@ -179,9 +188,10 @@ static void reply_login(struct gy_req *r, const struct login *l)
     cJSON_AddStringToObject(body, "expires_at", when);
     cJSON_AddBoolToObject(body, "bound", employee_id != 0);
     cJSON_AddItemToObject(body, "employee",
-                          employee_id ? roster_employee_json(c, employee_id) : cJSON_CreateNull());
+                          employee_id ? bind_employee_json(c, employee_id) : cJSON_CreateNull());
     r->auth.user_id = l->user_id;
     api_reply_json(r, 200, body);
+    return true;
 }
 
 /* Answer every waiter of L with an error and forget L. */
@@ -208,7 +218,8 @@ static void finish_login(struct login *l)
     l->done_ms = clock_mono_ms();
     while (w) {
         struct waiter *next = w->next;
-        reply_login(w->r, l);
+        if (!reply_login(w->r, l))
+            api_reply_error(w->r, "internal_error");
         free(w);
         w = next;
     }
@@ -313,7 +324,12 @@ void auth_login(struct gy_req *r)
     l = login_find(hash);
     if (l && l->state == L_DONE &&
         clock_mono_ms() - l->done_ms < (double)A.cfg->session.login_replay_s * 1000.0) {
-        reply_login(r, l);
+        if (reply_login(r, l))
+            return;
+        /* Its session ended meanwhile; the code is spent at WeChat. */
+        login_unlink(l);
+        login_free(l);
+        api_reply_error(r, "wx_code_invalid");
         return;
     }
     if (l && l->state == L_DONE) {
@@ -333,7 +349,7 @@ void auth_login(struct gy_req *r)
     l->waiters = w;
     l->next = A.bucket[bucket_of(hash)];
     A.bucket[bucket_of(hash)] = l;
-    if (wx_code2session(A.wx, code, on_session, l) != 0)
+    if (wx_code2session(wxlink_client(), code, on_session, l) != 0)
         fail_login(l, "wechat_unavailable", 5);
 }
 
@@ -470,9 +486,16 @@ void testing_clock_set(struct gy_req *r)
     cJSON *body;
     char iso[32];
 
-    if (cJSON_IsNumber(now))
+    if ((now && !cJSON_IsNumber(now)) || (adv && !cJSON_IsNumber(adv))) {
+        cJSON *extra = cJSON_CreateObject();
+        cJSON_AddStringToObject(extra, "field", now && !cJSON_IsNumber(now) ? "now" : "advance_s");
+        cJSON_AddStringToObject(extra, "problem", "not_a_number");
+        api_reply_error_ex(r, "invalid_field", extra, 0);
+        return;
+    }
+    if (now)
         clock_set((int64_t)now->valuedouble);
-    else if (cJSON_IsNumber(adv))
+    else if (adv)
         clock_set(clock_now() + (int64_t)adv->valuedouble);
     body = cJSON_CreateObject();
     cJSON_AddNumberToObject(body, "now", (double)clock_now());
@@ -514,31 +537,49 @@ int auth_apikey_create(struct db_conn *c, const char *role, const char *name)
     return GY_OK;
 }
 
-/* ---- start and stop ---- */
-
-static void observe(void *arg, const char *api, long errcode, long http_status, double ms,
-                    const char *rid)
+int auth_apikey_list(struct db_conn *c)
 {
-    metrics_wechat(api, errcode, ms);
-    if (errcode != 0) {
-        cJSON *f = cJSON_CreateObject();
-        cJSON_AddStringToObject(f, "api", api);
-        cJSON_AddNumberToObject(f, "errcode", (double)errcode);
-        cJSON_AddNumberToObject(f, "http_status", (double)http_status);
-        cJSON_AddNumberToObject(f, "ms", (double)(long)ms);
-        cJSON_AddStringToObject(f, "rid", rid);
-        gy_log_json(LOG_WARN, "wechat call failed", f);
-        cJSON_Delete(f);
+    sqlite3_stmt *st = db_stmt(c, &auth_sql, Q_APIKEY_LIST);
+
+    printf("%-6s %-24s %-11s %-25s %s\n", "id", "name", "role", "created", "revoked");
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        char made[32], gone[32] = "-";
+        clock_format(sqlite3_column_int64(st, 3), made);
+        if (sqlite3_column_type(st, 4) != SQLITE_NULL)
+            clock_format(sqlite3_column_int64(st, 4), gone);
+        printf("%-6lld %-24s %-11s %-25s %s\n", (long long)sqlite3_column_int64(st, 0),
+               (const char *)sqlite3_column_text(st, 1), (const char *)sqlite3_column_text(st, 2),
+               made, gone);
     }
+    db_done(st, 0);
+    return GY_OK;
 }
 
-int auth_init(struct event_base *base, struct wx_client *wx, const struct gy_config *cfg)
+int auth_apikey_revoke(struct db_conn *c, const char *name_or_id)
+{
+    sqlite3_stmt *st = db_stmt(c, &auth_sql, Q_APIKEY_REVOKE);
+    int n;
+
+    sqlite3_bind_text(st, 1, name_or_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, clock_now());
+    if (db_exec_stmt(st) != GY_OK)
+        return GY_ERR;
+    n = sqlite3_changes(db_handle(c));
+    if (n == 0) {
+        fprintf(stderr, "apikey: no active key named or numbered %s\n", name_or_id);
+        return GY_ERR;
+    }
+    printf("revoked %d key(s)\n", n);
+    return GY_OK;
+}
+
+/* ---- start and stop ---- */
+
+int auth_init(struct event_base *base, const struct gy_config *cfg)
 {
     struct timeval every = { 30, 0 };
 
-    A.wx = wx;
     A.cfg = cfg;
-    wx_client_set_observer(wx, observe, NULL);
     A.sweep = event_new(base, -1, EV_PERSIST, sweep, NULL);
     event_add(A.sweep, &every);
     return GY_OK;
@@ -553,11 +594,11 @@ void auth_free(void)
         while (A.bucket[b]) {
             struct login *l = A.bucket[b];
             A.bucket[b] = l->next;
-            /* Only a forced shutdown leaves waiters: they get no answer. */
+            /* Only a forced shutdown leaves waiters; http_abandon_all()
+             * frees their requests. */
             while (l->waiters) {
                 struct waiter *w = l->waiters;
                 l->waiters = w->next;
-                api_abandon(w->r);
                 free(w);
             }
             login_free(l);

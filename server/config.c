@@ -6,7 +6,9 @@
  * instead of the file (see env_overrides).
  */
 #include "gongyou.h"
+#include "wx.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -39,6 +41,13 @@ static const struct ckey keys[] = {
     { "wechat.timeout_ms", C_LONG, OFF(wechat.timeout_ms), "5000", 100, 120000 },
     { "wechat.max_retries", C_INT, OFF(wechat.max_retries), "2", 0, 10 },
     { "wechat.retry_base_ms", C_LONG, OFF(wechat.retry_base_ms), "200", 1, 60000 },
+    { "wechat.token_api", C_STR, OFF(wechat.token_api), "stable_token", 5, 12 },
+    { "wechat.token_margin_s", C_LONG, OFF(wechat.token_margin_s), "300", 30, 3600 },
+    { "wechat.push_path", C_STR, OFF(wechat.push_path), "/wx/push", 2, 128 },
+    { "wechat.push_token", C_STR, OFF(wechat.push_token), "", 0, 32 },
+    { "wechat.push_aes_key", C_STR, OFF(wechat.push_aes_key), "", 0, 43 },
+    { "wechat.push_appid", C_STR, OFF(wechat.push_appid), "", 0, 64 },
+    { "wechat.push_max_skew_s", C_LONG, OFF(wechat.push_max_skew_s), "300", 0, 86400 },
     { "session.ttl_s", C_LONG, OFF(session.ttl_s), "604800", 60, 31536000 },
     { "session.touch_interval_s", C_LONG, OFF(session.touch_interval_s), "60", 1, 86400 },
     { "session.login_replay_s", C_LONG, OFF(session.login_replay_s), "300", 0, 3600 },
@@ -60,6 +69,8 @@ static const struct { const char *env, *key; } env_keys[] = {
     { "GONGYOU_WX_API_BASE", "wechat.api_base" },
     { "GONGYOU_DATA_DIR", "data_dir" },
     { "GONGYOU_LISTEN", "listen" },
+    { "GONGYOU_WX_PUSH_TOKEN", "wechat.push_token" },
+    { "GONGYOU_WX_PUSH_AES_KEY", "wechat.push_aes_key" },
 };
 
 static const struct ckey *find_key(const char *name)
@@ -216,6 +227,17 @@ static char *read_file(const char *path, char *err, size_t errsz)
     return buf;
 }
 
+/* WeChat's console takes a Token of 3 to 32 letters and digits; "" = off. */
+static bool push_token_ok(const char *t)
+{
+    size_t n = strlen(t);
+
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)t[i]))
+            return false;
+    return n == 0 || n >= 3;
+}
+
 /* Checks that involve more than one key or a fixed set of words. */
 static int check_values(const struct gy_config *cfg, char *err, size_t errsz)
 {
@@ -224,6 +246,26 @@ static int check_values(const struct gy_config *cfg, char *err, size_t errsz)
     if (strcmp(s, "FULL") && strcmp(s, "NORMAL") && strcmp(s, "EXTRA")) {
         snprintf(err, errsz, "config: bad value for db.synchronous: want FULL, NORMAL or EXTRA");
         return GY_ERR;
+    }
+    if (strcmp(cfg->wechat.token_api, "stable_token") && strcmp(cfg->wechat.token_api, "token")) {
+        snprintf(err, errsz, "config: bad value for wechat.token_api: want stable_token or token");
+        return GY_ERR;
+    }
+    if (cfg->wechat.push_path[0] != '/' || strchr(cfg->wechat.push_path, '?') ||
+        strchr(cfg->wechat.push_path, ':') || strstr(cfg->wechat.push_path, "//")) {
+        snprintf(err, errsz, "config: bad value for wechat.push_path: want a path such as /wx/push");
+        return GY_ERR;
+    }
+    if (!push_token_ok(cfg->wechat.push_token)) {
+        snprintf(err, errsz, "config: bad value for wechat.push_token: want 3 to 32 letters or digits, as WeChat's console asks");
+        return GY_ERR;
+    }
+    if (cfg->wechat.push_aes_key[0]) {
+        struct wx_push_key k;
+        if (wx_push_key_parse(cfg->wechat.push_aes_key, &k) != 0) {
+            snprintf(err, errsz, "config: bad value for wechat.push_aes_key: want the 43-character EncodingAESKey");
+            return GY_ERR;
+        }
     }
     if (log_level_parse(cfg->log_level) < 0) {
         snprintf(err, errsz, "config: bad value for log_level: want debug, info, warn or error");

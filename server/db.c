@@ -11,7 +11,8 @@
 #include <string.h>
 
 /* Every module's statements; each is prepared on every connection. */
-static const struct db_sqlset *const sets[] = { &auth_sql, &roster_sql, &health_sql };
+static const struct db_sqlset *const sets[] = { &auth_sql, &roster_sql, &health_sql, &wxlink_sql,
+                                                &bind_sql, &push_sql, &qrcode_sql };
 #define NSETS GY_ARRAY_LEN(sets)
 
 struct db_conn {

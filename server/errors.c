@@ -37,8 +37,18 @@ static const struct gy_error table[] = {
     { "bind_mismatch", 422, "工号、姓名或手机号后四位对不上，请核对后再试" },
     { "employee_already_bound", 409, "这个工号已经绑定了别的微信。如果换了手机或微信，请联系人事解绑" },
     { "user_already_bound", 409, "你的微信已经绑定了另一个工号。如需更换，请联系人事先解绑" },
-    { "bind_rate_limited", 429, "尝试次数太多，请一小时后再试，或直接联系人事" },
+    { "bind_rate_limited", 429, "尝试次数太多，请过一段时间再试，或直接联系人事" },
     { "employee_not_found", 404, "没有这个工号，请核对后再试" },
+    { "qrcode_page_invalid", 422, "小程序里没有这个页面，或它还没发布：请核对 page，未发布的页面请设 check_path 为 false" },
+    /* WeChat's message push. */
+    { "push_not_configured", 404, "消息推送未配置：请在配置中设置 wechat.push_token（安全模式还需 wechat.push_aes_key）" },
+    { "push_bad_signature", 401, "推送签名或密文校验失败：请核对微信后台的 Token、EncodingAESKey 与配置是否一致" },
+    { "push_stale", 403, "推送时间戳与服务器时间相差太大：请检查服务器时钟，或调整 wechat.push_max_skew_s" },
+    { "push_bad_body", 400, "推送内容无法解析：请确认微信后台的数据格式（JSON 或 XML）" },
+    { "phone_not_in_roster", 422, "你微信上的手机号不在花名册里。请改用工号绑定，或请人事更新你的手机号" },
+    { "phone_shared", 409, "这个手机号对应了多个工号，请改用工号、姓名和手机号后四位绑定" },
+    { "phone_code_invalid", 400, "获取手机号失败或已过期，请重新点一次“手机号快捷绑定”" },
+    { "phone_decrypt_failed", 400, "手机号数据无法解密：请关闭小程序重新打开后再试，或改用工号绑定" },
 };
 
 const struct gy_error *errors_find(const char *code)

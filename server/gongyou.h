@@ -60,6 +60,10 @@ char *gy_trim(char *s);
  * control characters: "missing", "not_a_string", "bad_characters",
  * "empty", "too_short", "too_long"; NULL when it is fine. */
 const char *json_str_problem(const cJSON *v, size_t min_chars, size_t max_chars);
+/* A copy of the JSON TEXT in which integers of more than 15 digits outside
+ * strings are quoted, so cJSON keeps them exactly (WeChat's MsgID exceeds
+ * 2^53). Caller frees. */
+char *json_quote_big_ints(const char *text, size_t len);
 
 /* ==== clock.c: the one source of time ==== */
 
@@ -106,6 +110,13 @@ struct gy_config {
         long timeout_ms;
         int max_retries;
         long retry_base_ms;
+        char *token_api;          /* "stable_token" | "token" */
+        long token_margin_s;
+        char *push_path;          /* where WeChat pushes events */
+        char *push_token;         /* "" = push disabled */
+        char *push_aes_key;       /* EncodingAESKey, 43 chars, or "" */
+        char *push_appid;         /* "" = appid */
+        long push_max_skew_s;     /* 0 = no timestamp check */
     } wechat;
     struct {
         long ttl_s;               /* session token lifetime, sliding */
@@ -184,7 +195,9 @@ enum {
     R_TECH = 1u << 9,
     R_SUPERVISOR = 1u << 10,
     R_HR = 1u << 11,
-    R_TESTING = 1u << 12  /* exists only when testing.clock is true */
+    R_TESTING = 1u << 12, /* exists only when testing.clock is true */
+    R_RAW = 1u << 13,     /* body kept raw in r->body, any content type */
+    R_PUSHPATH = 1u << 14 /* the path is wechat.push_path, not the pattern */
 };
 #define R_ROLES (R_WORKER | R_TECH | R_SUPERVISOR | R_HR)
 
@@ -219,9 +232,9 @@ struct gy_auth {
 struct gy_req {
     struct evhttp_request *ev;
     const struct route *route;
-    char id[40];               /* X-Request-Id */
+    char id[72];               /* X-Request-Id (64 characters at most) */
     char method[8];
-    char *path;                /* decoded-free path without query */
+    char *path;                /* the path, still percent-encoded, without query */
     struct route_params params;
     cJSON *json;               /* parsed body for R_JSON routes */
     char *body;                /* raw body (NUL-terminated) */
@@ -230,6 +243,11 @@ struct gy_req {
     double start_ms;
     int status;
     bool replied;
+    /* While the request waits on something that a forced shutdown cancels
+     * without a callback (a WeChat call), the handler's state to free. */
+    void (*cleanup)(void *);
+    void *cleanup_arg;
+    struct gy_req *prev, *next;   /* in http.c's list of requests in flight */
 };
 
 int http_start(struct event_base *base, const struct gy_config *cfg, char *err, size_t errsz);
@@ -252,9 +270,10 @@ void api_reply_error(struct gy_req *r, const char *code);
 /* Same, with extra members merged into "error" (EXTRA taken over, may be
  * NULL) and a Retry-After header when RETRY_AFTER > 0. */
 void api_reply_error_ex(struct gy_req *r, const char *code, cJSON *extra, int retry_after);
-/* Free R without answering: only at a forced shutdown, when the loop has
- * stopped and evhttp_free() will close the connection. */
-void api_abandon(struct gy_req *r);
+/* At a forced shutdown, after the writer and the WeChat client have
+ * stopped: free every request still unanswered (running its cleanup),
+ * without answering; evhttp_free() then closes the connections. */
+void http_abandon_all(void);
 /* Reply with a raw body and content type. Frees R. */
 void api_reply_raw(struct gy_req *r, int status, const char *ctype, const char *body, size_t len);
 
@@ -318,6 +337,10 @@ extern const size_t db_nmigrations;
 extern const struct db_sqlset auth_sql;
 extern const struct db_sqlset roster_sql;
 extern const struct db_sqlset health_sql;
+extern const struct db_sqlset wxlink_sql;
+extern const struct db_sqlset bind_sql;
+extern const struct db_sqlset push_sql;
+extern const struct db_sqlset qrcode_sql;
 
 /* The loop thread's read connection (short indexed reads only). */
 struct db_conn *db_reader(void);
@@ -347,7 +370,7 @@ void writer_stop(void);
 
 /* ==== auth.c: login, sessions, API keys ==== */
 
-int auth_init(struct event_base *base, struct wx_client *wx, const struct gy_config *cfg);
+int auth_init(struct event_base *base, const struct gy_config *cfg);
 void auth_free(void);
 /* Resolve "Authorization: Bearer ..." into R->auth. Returns GY_OK, or
  * replies with 401 and returns GY_ERR. */
@@ -356,7 +379,36 @@ void auth_login(struct gy_req *r);
 void auth_logout(struct gy_req *r);
 /* `gongyoud apikey create`: prints the key on stdout. */
 int auth_apikey_create(struct db_conn *c, const char *role, const char *name);
+/* `gongyoud apikey list` and `gongyoud apikey revoke NAME|ID`. */
+int auth_apikey_list(struct db_conn *c);
+int auth_apikey_revoke(struct db_conn *c, const char *name_or_id);
 void testing_clock_set(struct gy_req *r);
+
+/* ==== push.c: WeChat's message push and its journal ==== */
+
+void push_verify(struct gy_req *r);
+void push_post(struct gy_req *r);
+void push_events_list(struct gy_req *r);
+
+/* ==== qrcode.c: QR codes for posters ==== */
+
+void qrcode_create(struct gy_req *r);
+
+/* ==== xml.c: WeChat's XML pushes as JSON ==== */
+
+/* Parse TEXT into the JSON shape of the root element's content (leaves are
+ * strings; repeated elements become arrays). NULL with ERR filled when it
+ * is not acceptable XML (a DOCTYPE, too deep, too big). Caller frees. */
+cJSON *xml_to_json(const char *text, size_t len, char *err, size_t errsz);
+
+/* ==== wxlink.c: the daemon's WeChat client ==== */
+
+/* Create the client from the config, with the observer (metrics, logs)
+ * and the SQLite token store. */
+int wxlink_start(struct event_base *base, const struct gy_config *cfg, char *err, size_t errsz);
+struct wx_client *wxlink_client(void);
+/* Abort every call in flight and free the client. */
+void wxlink_free(void);
 
 /* ==== roster.c: employees, CSV import, binding ==== */
 
@@ -400,10 +452,15 @@ int roster_import_cli(struct db_conn *c, const char *file, bool deactivate_missi
 cJSON *roster_problems_json(const struct roster_file *f);
 
 void roster_upload(struct gy_req *r);
-void roster_bind(struct gy_req *r);
-void roster_me(struct gy_req *r);
-void roster_unbind(struct gy_req *r);
-/* The employee object of EMPLOYEE_ID for replies, or cJSON null. */
-cJSON *roster_employee_json(struct db_conn *c, int64_t employee_id);
+
+/* ==== bind.c: binding WeChat users to employees ==== */
+
+void bind_post(struct gy_req *r);
+void bind_phone(struct gy_req *r);
+void bind_me(struct gy_req *r);
+void bind_unbind(struct gy_req *r);
+/* The employee object of EMPLOYEE_ID for replies (phone masked), or cJSON
+ * null. Caller owns the result. */
+cJSON *bind_employee_json(struct db_conn *c, int64_t employee_id);
 
 #endif

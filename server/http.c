@@ -31,6 +31,7 @@ static struct {
     const struct gy_config *cfg;
     int inflight;              /* requests not yet answered */
     int unflushed;             /* replies handed to evhttp, not yet written out */
+    struct gy_req *reqs;       /* unanswered requests */
     bool stopping;
 } H;
 
@@ -94,6 +95,26 @@ static void set_request_id(struct gy_req *r)
     gy_b64url_encode(raw, sizeof raw, r->id);
 }
 
+static void req_link(struct gy_req *r)
+{
+    r->next = H.reqs;
+    if (H.reqs)
+        H.reqs->prev = r;
+    H.reqs = r;
+    H.inflight++;
+}
+
+static void req_unlink(struct gy_req *r)
+{
+    if (r->prev)
+        r->prev->next = r->next;
+    else
+        H.reqs = r->next;
+    if (r->next)
+        r->next->prev = r->prev;
+    H.inflight--;
+}
+
 static void req_free(struct gy_req *r)
 {
     cJSON_Delete(r->json);
@@ -148,14 +169,19 @@ void api_reply_raw(struct gy_req *r, int status, const char *ctype, const char *
 
     log_request(r, ms);
     metrics_request(r->route ? r->route->pattern : "unmatched", status, ms);
-    H.inflight--;
+    req_unlink(r);
     req_free(r);
 }
 
-void api_abandon(struct gy_req *r)
+void http_abandon_all(void)
 {
-    H.inflight--;
-    req_free(r);
+    while (H.reqs) {
+        struct gy_req *r = H.reqs;
+        req_unlink(r);
+        if (r->cleanup)
+            r->cleanup(r->cleanup_arg);
+        req_free(r);
+    }
 }
 
 void api_reply_json(struct gy_req *r, int status, cJSON *body)
@@ -251,7 +277,8 @@ static int find_route(struct gy_req *r, enum evhttp_cmd_type cmd)
         struct route_params p;
         if ((t[i].flags & R_TESTING) && !clock_testing())
             continue;
-        if (!router_match_path(t[i].pattern, r->path, &p))
+        const char *pattern = (t[i].flags & R_PUSHPATH) ? H.cfg->wechat.push_path : t[i].pattern;
+        if (!router_match_path(pattern, r->path, &p))
             continue;
         if (strcmp(t[i].method, method_name(cmd)) == 0 ||
             (cmd == EVHTTP_REQ_HEAD && strcmp(t[i].method, "GET") == 0)) {
@@ -287,9 +314,9 @@ static int read_body(struct gy_req *r)
         api_reply_error_ex(r, "body_too_large", extra, 0);
         return GY_ERR;
     }
-    if (!(flags & (R_JSON | R_CSV)))
+    if (!(flags & (R_JSON | R_CSV | R_RAW)))
         return GY_OK;
-    if (!content_type_is(r, (flags & R_JSON) ? "application/json" : "text/csv")) {
+    if (!(flags & R_RAW) && !content_type_is(r, (flags & R_JSON) ? "application/json" : "text/csv")) {
         api_reply_error(r, "unsupported_media_type");
         return GY_ERR;
     }
@@ -337,7 +364,7 @@ static void dispatch(struct evhttp_request *ev, void *arg)
 
     r->ev = ev;
     r->start_ms = clock_mono_ms();
-    H.inflight++;
+    req_link(r);
     snprintf(r->method, sizeof r->method, "%s", method_name(cmd));
     set_request_id(r);
     path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(ev));

@@ -23,6 +23,8 @@ static const char usage[] =
     "  roster import FILE.csv [--deactivate-missing]\n"
     "                                        load the roster (all or nothing)\n"
     "  apikey create --role ROLE --name NAME print a new API key once\n"
+    "  apikey list                           list the keys (never the keys themselves)\n"
+    "  apikey revoke NAME|ID                 stop accepting a key\n"
     "  --version                             print the version\n";
 
 static struct {
@@ -30,6 +32,7 @@ static struct {
     struct event *drain;
     int signals;
     double deadline_ms;
+    bool forced;               /* stopped with requests unanswered */
     const struct gy_config *cfg;
 } M;
 
@@ -61,6 +64,7 @@ static void drain_check(evutil_socket_t fd, short what, void *arg)
     } else if (clock_mono_ms() > M.deadline_ms) {
         gy_log(LOG_WARN, "shutdown timeout: %d requests still in flight, %ld writes queued",
                http_inflight(), writer_depth());
+        M.forced = true;
         event_base_loopbreak(M.base);
     }
 }
@@ -71,6 +75,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 
     if (M.signals++) {
         gy_log(LOG_WARN, "second signal: stopping now");
+        M.forced = true;
         event_base_loopbreak(M.base);
         return;
     }
@@ -84,19 +89,9 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 static int serve(const struct gy_config *cfg)
 {
     struct event *sigs[2] = { NULL, NULL };
-    struct wx_client *wx = NULL;
     struct db_conn *reader = NULL;
     char err[512] = "", *path;
     int rc = GY_ERR;
-    struct wx_config wc = {
-        .appid = cfg->wechat.appid,
-        .secret = cfg->wechat.secret,
-        .api_base = cfg->wechat.api_base,
-        .connect_timeout_ms = cfg->wechat.connect_timeout_ms,
-        .timeout_ms = cfg->wechat.timeout_ms,
-        .max_retries = cfg->wechat.max_retries,
-        .retry_base_ms = cfg->wechat.retry_base_ms,
-    };
 
     M.cfg = cfg;
     signal(SIGPIPE, SIG_IGN);
@@ -114,12 +109,10 @@ static int serve(const struct gy_config *cfg)
     if (!reader)
         goto out;
     db_set_reader(reader);
-    if (!(wx = wx_client_new(M.base, &wc))) {
-        snprintf(err, sizeof err, "cannot start the WeChat client");
+    if (wxlink_start(M.base, cfg, err, sizeof err) != GY_OK)
         goto out;
-    }
     metrics_init();
-    auth_init(M.base, wx, cfg);
+    auth_init(M.base, cfg);
     sigs[0] = evsignal_new(M.base, SIGTERM, on_signal, NULL);
     sigs[1] = evsignal_new(M.base, SIGINT, on_signal, NULL);
     event_add(sigs[0], NULL);
@@ -135,9 +128,10 @@ out:
         gy_log(LOG_ERROR, "%s", err);
     /* Writer first: its last completions may still reply to requests. */
     writer_stop();
-    wx_client_free(wx);
-    http_free();
+    wxlink_free();
     auth_free();
+    http_abandon_all();
+    http_free();
     db_close(reader);
     metrics_free();
     for (int i = 0; i < 2; i++)
@@ -149,7 +143,8 @@ out:
         event_base_free(M.base);
     libevent_global_shutdown();
     if (rc == GY_OK)
-        gy_log(LOG_INFO, "stopped cleanly");
+        gy_log(M.forced ? LOG_WARN : LOG_INFO, M.forced ? "stopped; unanswered requests were dropped"
+                                                        : "stopped cleanly");
     return rc;
 }
 
@@ -177,6 +172,10 @@ static int run_command(const struct gy_config *cfg, int argc, char **argv)
     } else if (strcmp(argv[0], "apikey") == 0 && argc == 6 && strcmp(argv[1], "create") == 0 &&
                strcmp(argv[2], "--name") == 0 && strcmp(argv[4], "--role") == 0) {
         rc = auth_apikey_create(c, argv[5], argv[3]);
+    } else if (strcmp(argv[0], "apikey") == 0 && argc == 2 && strcmp(argv[1], "list") == 0) {
+        rc = auth_apikey_list(c);
+    } else if (strcmp(argv[0], "apikey") == 0 && argc == 3 && strcmp(argv[1], "revoke") == 0) {
+        rc = auth_apikey_revoke(c, argv[2]);
     } else {
         fputs(usage, stderr);
     }

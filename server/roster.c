@@ -1,6 +1,7 @@
 /*
- * roster.c - employees: the roster CSV import (HTTP and command line),
- * binding a WeChat user to an employee, /me, and HR's unbind.
+ * roster.c - the roster: HR's CSV import of employees, through
+ * `gongyoud roster import` and POST /api/v1/admin/roster. Binding a
+ * WeChat user to an employee is bind.c's.
  *
  * The import is all or nothing. roster_parse() reads the file with libcsv
  * and checks every field without touching the database; roster_apply()
@@ -18,12 +19,11 @@
 #include <csv.h>
 
 enum {
-    Q_EMP_BY_NO, Q_EMP_INSERT, Q_EMP_UPDATE, Q_EMP_ACTIVE_NOS, Q_EMP_DEACTIVATE, Q_EMP_BY_ID,
-    Q_IMPORT_LOG, Q_FAILURES, Q_ATTEMPT, Q_EMP_OF_USER, Q_BIND, Q_UNBIND, Q_DROP_SESSIONS,
+    Q_EMP_BY_NO, Q_EMP_INSERT, Q_EMP_UPDATE, Q_EMP_ACTIVE_NOS, Q_EMP_DEACTIVATE, Q_IMPORT_LOG,
 };
 static const char *const sql[] = {
     [Q_EMP_BY_NO] =
-        "SELECT id, name, department, phone, site, roles, supervisor_no, active, wx_user_id "
+        "SELECT id, name, department, phone, site, roles, supervisor_no, active "
         "FROM employees WHERE employee_no = ?1",
     [Q_EMP_INSERT] =
         "INSERT INTO employees (employee_no, name, department, phone, site, roles, supervisor_no, "
@@ -33,20 +33,9 @@ static const char *const sql[] = {
         "supervisor_no = ?7, active = 1, updated_at = ?8 WHERE employee_no = ?1",
     [Q_EMP_ACTIVE_NOS] = "SELECT employee_no FROM employees WHERE active = 1",
     [Q_EMP_DEACTIVATE] = "UPDATE employees SET active = 0, updated_at = ?2 WHERE employee_no = ?1",
-    [Q_EMP_BY_ID] =
-        "SELECT employee_no, name, department, phone, site, roles, supervisor_no, bound_at "
-        "FROM employees WHERE id = ?1",
     [Q_IMPORT_LOG] =
         "INSERT INTO roster_imports (at, source, rows, added, updated, deactivated, unchanged) "
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    [Q_FAILURES] = "SELECT count(*) FROM bind_attempts WHERE user_id = ?1 AND ok = 0 AND at > ?2",
-    [Q_ATTEMPT] = "INSERT INTO bind_attempts (user_id, at, ok, employee_no) VALUES (?1, ?2, ?3, ?4)",
-    [Q_EMP_OF_USER] = "SELECT id, employee_no FROM employees WHERE wx_user_id = ?1",
-    [Q_BIND] = "UPDATE employees SET wx_user_id = ?2, bound_at = ?3, updated_at = ?3 WHERE id = ?1",
-    [Q_UNBIND] =
-        "UPDATE employees SET wx_user_id = NULL, bound_at = NULL, updated_at = ?2 "
-        "WHERE id = ?1 AND wx_user_id IS NOT NULL",
-    [Q_DROP_SESSIONS] = "DELETE FROM sessions WHERE user_id = ?1",
 };
 const struct db_sqlset roster_sql = { "roster", sql, GY_ARRAY_LEN(sql) };
 
@@ -152,14 +141,6 @@ static void read_header(struct parse *ps)
             add_problem(f, 1, columns[c].name, "表头缺少“%s”列", columns[c].name);
     if (f->nproblems)
         ps->stop = true;
-}
-
-static bool all_digits(const char *s)
-{
-    for (; *s; s++)
-        if (!isdigit((unsigned char)*s))
-            return false;
-    return true;
 }
 
 /* Phone: digits, optionally with a leading + and spaces or dashes, which
@@ -385,8 +366,7 @@ int roster_parse(const char *data, size_t len, struct roster_file *f)
         add_problem(f, 1, "", "文件是空的：第一行应为表头 employee_no,name,department,phone,site,roles,supervisor_no");
     else if (f->n == 0 && f->nproblems == 0)
         add_problem(f, 2, "", "只有表头，没有员工");
-    if (!f->nproblems)
-        find_duplicates(f);
+    find_duplicates(f);   /* among the rows that passed their own checks */
     return GY_OK;
 }
 
@@ -703,271 +683,4 @@ void roster_upload(struct gy_req *r)
         return;
     }
     writer_submit(upload_unit, upload_done, u);
-}
-
-/* ==== employee JSON ==== */
-
-cJSON *roster_employee_json(struct db_conn *c, int64_t id)
-{
-    sqlite3_stmt *st = db_stmt(c, &roster_sql, Q_EMP_BY_ID);
-    cJSON *o, *roles;
-    const char *phone;
-    char masked[32], rtext[64];
-    size_t plen;
-
-    sqlite3_bind_int64(st, 1, id);
-    if (sqlite3_step(st) != SQLITE_ROW) {
-        db_done(st, 0);
-        return cJSON_CreateNull();
-    }
-    o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "employee_no", (const char *)sqlite3_column_text(st, 0));
-    cJSON_AddStringToObject(o, "name", (const char *)sqlite3_column_text(st, 1));
-    cJSON_AddStringToObject(o, "department", (const char *)sqlite3_column_text(st, 2));
-    /* Only the last four digits leave the server. */
-    phone = (const char *)sqlite3_column_text(st, 3);
-    plen = strlen(phone);
-    snprintf(masked, sizeof masked, "*******%s", plen >= 4 ? phone + plen - 4 : phone);
-    cJSON_AddStringToObject(o, "phone_masked", masked);
-    cJSON_AddStringToObject(o, "site", (const char *)sqlite3_column_text(st, 4));
-    snprintf(rtext, sizeof rtext, "%s", (const char *)sqlite3_column_text(st, 5));
-    roles = cJSON_AddArrayToObject(o, "roles");
-    for (char *save = NULL, *t = strtok_r(rtext, "|", &save); t; t = strtok_r(NULL, "|", &save))
-        cJSON_AddItemToArray(roles, cJSON_CreateString(t));
-    if (sqlite3_column_type(st, 6) == SQLITE_NULL)
-        cJSON_AddNullToObject(o, "supervisor_no");
-    else
-        cJSON_AddStringToObject(o, "supervisor_no", (const char *)sqlite3_column_text(st, 6));
-    if (sqlite3_column_type(st, 7) != SQLITE_NULL) {
-        char when[32];
-        clock_format(sqlite3_column_int64(st, 7), when);
-        cJSON_AddStringToObject(o, "bound_at", when);
-    }
-    db_done(st, 0);
-    return o;
-}
-
-/* ==== HTTP: bind, me, unbind ==== */
-
-struct bind {
-    struct gy_req *r;
-    char employee_no[64], name[128], last4[8];
-    enum { B_OK, B_MISMATCH, B_LIMITED, B_TAKEN, B_USER_TAKEN } result;
-    int64_t employee_id;
-    long failures;        /* failures in the window, this one included */
-};
-
-static int record_attempt(struct db_conn *c, struct bind *b, bool ok)
-{
-    sqlite3_stmt *st = db_stmt(c, &roster_sql, Q_ATTEMPT);
-
-    sqlite3_bind_int64(st, 1, b->r->auth.user_id);
-    sqlite3_bind_int64(st, 2, clock_now());
-    sqlite3_bind_int(st, 3, ok);
-    sqlite3_bind_text(st, 4, b->employee_no, -1, SQLITE_STATIC);
-    return db_exec_stmt(st);
-}
-
-static bool details_match(sqlite3_stmt *emp, const struct bind *b)
-{
-    const char *name = (const char *)sqlite3_column_text(emp, 1);
-    const char *phone = (const char *)sqlite3_column_text(emp, 3);
-    size_t n = strlen(phone);
-
-    return sqlite3_column_int(emp, 7) == 1 && strcmp(name, b->name) == 0 && n >= 4 &&
-           strcmp(phone + n - 4, b->last4) == 0;
-}
-
-/* Runs in the writer, so the checks and the binding cannot race. A failed
- * attempt is kept (return 0 with result B_MISMATCH): it counts toward the
- * limit. Refusals that are not guesses write nothing (return 1). */
-static int bind_unit(struct db_conn *c, void *arg)
-{
-    struct bind *b = arg;
-    const struct gy_config *cfg = http_config();
-    int64_t now = clock_now(), holder;
-    sqlite3_stmt *st = db_stmt(c, &roster_sql, Q_FAILURES);
-    bool match;
-
-    sqlite3_bind_int64(st, 1, b->r->auth.user_id);
-    sqlite3_bind_int64(st, 2, now - cfg->bind.window_s);
-    b->failures = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    db_done(st, 0);
-    if (b->failures >= cfg->bind.max_failures) {
-        b->result = B_LIMITED;
-        return 1;
-    }
-    st = db_stmt(c, &roster_sql, Q_EMP_BY_NO);
-    sqlite3_bind_text(st, 1, b->employee_no, -1, SQLITE_STATIC);
-    match = sqlite3_step(st) == SQLITE_ROW && details_match(st, b);
-    if (match) {
-        b->employee_id = sqlite3_column_int64(st, 0);
-        holder = sqlite3_column_type(st, 8) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 8);
-    }
-    db_done(st, 0);
-    if (!match) {
-        b->result = B_MISMATCH;
-        b->failures++;
-        return record_attempt(c, b, false);
-    }
-    if (holder == b->r->auth.user_id) {
-        b->result = B_OK;   /* already bound to this user: answer as before */
-        return 1;
-    }
-    if (holder) {
-        b->result = B_TAKEN;
-        return 1;
-    }
-    st = db_stmt(c, &roster_sql, Q_EMP_OF_USER);
-    sqlite3_bind_int64(st, 1, b->r->auth.user_id);
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        db_done(st, 0);
-        b->result = B_USER_TAKEN;
-        return 1;
-    }
-    db_done(st, 0);
-    st = db_stmt(c, &roster_sql, Q_BIND);
-    sqlite3_bind_int64(st, 1, b->employee_id);
-    sqlite3_bind_int64(st, 2, b->r->auth.user_id);
-    sqlite3_bind_int64(st, 3, now);
-    if (db_exec_stmt(st) != GY_OK)
-        return GY_ERR;
-    b->result = B_OK;
-    return record_attempt(c, b, true);
-}
-
-static void bind_done(void *arg, int rc)
-{
-    struct bind *b = arg;
-    struct gy_req *r = b->r;
-    const struct gy_config *cfg = http_config();
-    cJSON *body, *extra;
-
-    if (rc == GY_ERR) {
-        api_reply_error(r, "internal_error");
-    } else if (b->result == B_OK) {
-        body = cJSON_CreateObject();
-        cJSON_AddBoolToObject(body, "bound", true);
-        cJSON_AddItemToObject(body, "employee", roster_employee_json(db_reader(), b->employee_id));
-        snprintf(r->auth.employee_no, sizeof r->auth.employee_no, "%s", b->employee_no);
-        api_reply_json(r, 200, body);
-    } else if (b->result == B_MISMATCH) {
-        extra = cJSON_CreateObject();
-        long left = cfg->bind.max_failures - b->failures;
-        cJSON_AddNumberToObject(extra, "attempts_left", (double)(left > 0 ? left : 0));
-        api_reply_error_ex(r, "bind_mismatch", extra, 0);
-    } else if (b->result == B_LIMITED) {
-        api_reply_error_ex(r, "bind_rate_limited", NULL, (int)cfg->bind.window_s);
-    } else {
-        api_reply_error(r, b->result == B_TAKEN ? "employee_already_bound" : "user_already_bound");
-    }
-    free(b);
-}
-
-void roster_bind(struct gy_req *r)
-{
-    const char *no, *name, *last4;
-    struct bind *b;
-
-    if (!r->auth.user_id) {
-        api_reply_error(r, "forbidden");   /* API keys have no WeChat user to bind */
-        return;
-    }
-    if (!(no = api_str(r, "employee_no", 1, 32)) || !(name = api_str(r, "name", 1, 40)) ||
-        !(last4 = api_str(r, "phone_last4", 4, 4)))
-        return;
-    if (!all_digits(last4)) {
-        cJSON *extra = cJSON_CreateObject();
-        cJSON_AddStringToObject(extra, "field", "phone_last4");
-        cJSON_AddStringToObject(extra, "problem", "not_digits");
-        api_reply_error_ex(r, "invalid_field", extra, 0);
-        return;
-    }
-    b = gy_calloc(1, sizeof *b);
-    b->r = r;
-    snprintf(b->employee_no, sizeof b->employee_no, "%s", no);
-    snprintf(b->name, sizeof b->name, "%s", name);
-    gy_trim(b->employee_no);
-    gy_trim(b->name);
-    snprintf(b->last4, sizeof b->last4, "%s", last4);
-    writer_submit(bind_unit, bind_done, b);
-}
-
-void roster_me(struct gy_req *r)
-{
-    cJSON *body = cJSON_CreateObject(), *roles;
-    char rtext[64];
-
-    if (!r->auth.user_id) {
-        cJSON_Delete(body);
-        api_reply_error(r, "forbidden");
-        return;
-    }
-    cJSON_AddBoolToObject(body, "bound", r->auth.employee_id != 0);
-    cJSON_AddItemToObject(body, "employee", r->auth.employee_id
-                                                ? roster_employee_json(db_reader(), r->auth.employee_id)
-                                                : cJSON_CreateNull());
-    roles = cJSON_AddArrayToObject(body, "roles");
-    roles_format(r->auth.roles, rtext, sizeof rtext);
-    for (char *save = NULL, *t = strtok_r(rtext, "|", &save); t; t = strtok_r(NULL, "|", &save))
-        cJSON_AddItemToArray(roles, cJSON_CreateString(t));
-    api_reply_json(r, 200, body);
-}
-
-struct unbind {
-    struct gy_req *r;
-    bool found, was_bound;
-};
-
-static int unbind_unit(struct db_conn *c, void *arg)
-{
-    struct unbind *u = arg;
-    sqlite3_stmt *st = db_stmt(c, &roster_sql, Q_EMP_BY_NO);
-    int64_t id = 0, user = 0;
-
-    sqlite3_bind_text(st, 1, u->r->params.value[0], -1, SQLITE_STATIC);
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        u->found = true;
-        id = sqlite3_column_int64(st, 0);
-        user = sqlite3_column_int64(st, 8);
-    }
-    db_done(st, 0);
-    if (!u->found || !user)
-        return 1;
-    u->was_bound = true;
-    st = db_stmt(c, &roster_sql, Q_UNBIND);
-    sqlite3_bind_int64(st, 1, id);
-    sqlite3_bind_int64(st, 2, clock_now());
-    if (db_exec_stmt(st) != GY_OK)
-        return GY_ERR;
-    /* The old phone's sessions end with the binding. */
-    st = db_stmt(c, &roster_sql, Q_DROP_SESSIONS);
-    sqlite3_bind_int64(st, 1, user);
-    return db_exec_stmt(st);
-}
-
-static void unbind_done(void *arg, int rc)
-{
-    struct unbind *u = arg;
-    cJSON *body;
-
-    if (rc == GY_ERR) {
-        api_reply_error(u->r, "internal_error");
-    } else if (!u->found) {
-        api_reply_error(u->r, "employee_not_found");
-    } else {
-        body = cJSON_CreateObject();
-        cJSON_AddStringToObject(body, "employee_no", u->r->params.value[0]);
-        cJSON_AddBoolToObject(body, "unbound", u->was_bound);
-        api_reply_json(u->r, 200, body);
-    }
-    free(u);
-}
-
-void roster_unbind(struct gy_req *r)
-{
-    struct unbind *u = gy_calloc(1, sizeof *u);
-
-    u->r = r;
-    writer_submit(unbind_unit, unbind_done, u);
 }

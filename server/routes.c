@@ -13,6 +13,9 @@
  *   R_WORKER, R_TECH, R_SUPERVISOR, R_HR
  *              roles, any one of them is enough (else 403); implies R_AUTH
  *   R_TESTING  the route exists only when testing.clock is true
+ *   R_RAW      body kept raw in r->body whatever its content type
+ *   R_PUSHPATH the path is the config's wechat.push_path (the pattern
+ *              column is only its default and the metrics label)
  * The dispatcher in http.c does all of these checks before the handler
  * runs; a new endpoint is a handler, a line here and an openapi.yaml entry.
  */
@@ -26,14 +29,19 @@ static const struct route table[] = {
     { "GET",    "/metrics",                              metrics_get,       R_PUBLIC, 0, NULL },
     { "POST",   "/api/v1/login",                         auth_login,        R_PUBLIC | R_JSON, 4096, NULL },
     { "POST",   "/api/v1/logout",                        auth_logout,       R_AUTH, 0, NULL },
-    { "GET",    "/api/v1/me",                            roster_me,         R_AUTH, 0, NULL },
-    { "POST",   "/api/v1/bind",                          roster_bind,       R_AUTH | R_JSON, 4096, NULL },
+    { "GET",    "/api/v1/me",                            bind_me,           R_AUTH, 0, NULL },
+    { "POST",   "/api/v1/bind",                          bind_post,         R_AUTH | R_JSON, 4096, NULL },
+    { "POST",   "/api/v1/bind/phone",                    bind_phone,        R_AUTH | R_JSON, 8192, NULL },
     { "POST",   "/api/v1/admin/roster",                  roster_upload,     R_HR | R_CSV, -1, NULL },
-    { "DELETE", "/api/v1/admin/employees/:no/binding",   roster_unbind,     R_HR, 0, NULL },
+    { "DELETE", "/api/v1/admin/employees/:no/binding",   bind_unbind,       R_HR, 0, NULL },
+    { "GET",    "/wx/push",                              push_verify,       R_PUBLIC | R_PUSHPATH, 0, NULL },
+    { "POST",   "/wx/push",                              push_post,         R_PUBLIC | R_PUSHPATH | R_RAW, 0, NULL },
+    { "GET",    "/api/v1/admin/wechat/events",           push_events_list,  R_HR, 0, NULL },
+    { "POST",   "/api/v1/admin/qrcodes",                 qrcode_create,     R_HR | R_JSON, 4096, NULL },
     { "POST",   "/testing/clock",                        testing_clock_set, R_PUBLIC | R_JSON | R_TESTING, 1024, NULL },
 };
 
-#define KNOWN_FLAGS (R_PUBLIC | R_AUTH | R_BOUND | R_JSON | R_CSV | R_ROLES | R_TESTING)
+#define KNOWN_FLAGS (R_PUBLIC | R_AUTH | R_BOUND | R_JSON | R_CSV | R_ROLES | R_TESTING | R_RAW | R_PUSHPATH)
 
 const struct route *routes_table(size_t *n)
 {
@@ -55,7 +63,7 @@ int routes_check(char *err, size_t errsz)
             (rt->flags & ~(unsigned)KNOWN_FLAGS) ||
             !(rt->flags & (R_PUBLIC | R_AUTH | R_ROLES)) ||
             ((rt->flags & R_PUBLIC) && (rt->flags & (R_AUTH | R_BOUND | R_ROLES))) ||
-            ((rt->flags & R_JSON) && (rt->flags & R_CSV))) {
+            !!(rt->flags & R_JSON) + !!(rt->flags & R_CSV) + !!(rt->flags & R_RAW) > 1) {
             snprintf(err, errsz, "route table: bad line %zu: %s %s", i + 1, rt->method, rt->pattern);
             return GY_ERR;
         }

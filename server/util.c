@@ -225,3 +225,56 @@ const char *json_str_problem(const cJSON *v, size_t min_chars, size_t max_chars)
         return "too_long";
     return NULL;
 }
+
+char *json_quote_big_ints(const char *text, size_t len)
+{
+    char *out = gy_malloc(len * 3 + 1);   /* a big int gains only 2 quotes */
+    size_t o = 0, i = 0;
+    bool in_str = false;
+
+    while (i < len) {
+        char ch = text[i];
+
+        if (in_str) {
+            out[o++] = ch;
+            if (ch == '\\' && i + 1 < len)
+                out[o++] = text[++i];
+            else if (ch == '"')
+                in_str = false;
+            i++;
+            continue;
+        }
+        if (ch == '"') {
+            in_str = true;
+            out[o++] = ch;
+            i++;
+            continue;
+        }
+        if (ch == '-' || (ch >= '0' && ch <= '9')) {
+            size_t j = i + (ch == '-'), digits = 0;
+            bool integer = true;
+            while (j < len && text[j] && strchr("0123456789.eE+-", text[j])) {
+                if (text[j] >= '0' && text[j] <= '9')
+                    digits++;
+                else
+                    integer = false;
+                j++;
+            }
+            if (integer && digits > 15) {
+                out[o++] = '"';
+                memcpy(out + o, text + i, j - i);
+                o += j - i;
+                out[o++] = '"';
+            } else {
+                memcpy(out + o, text + i, j - i);
+                o += j - i;
+            }
+            i = j;
+            continue;
+        }
+        out[o++] = ch;
+        i++;
+    }
+    out[o] = '\0';
+    return out;
+}

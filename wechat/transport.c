@@ -55,6 +55,8 @@ struct call {
     char errmsg[256];               /* wx_result.errmsg */
     char rid[128];                  /* wx_result.rid */
     unsigned flags;                 /* WX_CALL_* */
+    int local;                      /* a failure decided here (wx_fail_later) */
+    enum wx_status local_status;
     char ctype[128];                /* Content-Type of the attempt's reply */
     wx_call_done_fn *done;
     void *arg;                      /* owned: freed with arg_free */
@@ -83,6 +85,7 @@ struct wx_client {
     int token_classic;              /* see wx_config */
     long token_margin_s;
     struct wx_token *token;         /* token.c's state, NULL until used */
+    struct wx_sendq *sendq;         /* api_msg.c's state, NULL until used */
 };
 
 static void check_multi(struct wx_client *c);
@@ -226,9 +229,11 @@ static void abort_all(struct wx_client *c)
         call_unlink(call);
         call_free(call);
     }
-    /* Token waiters go too, without their callbacks. */
+    /* Token waiters and queued sends go too, without their callbacks. */
     wx_token_free(c->token);
     c->token = NULL;
+    wx_sendq_free(c->sendq);
+    c->sendq = NULL;
 }
 
 static void set_errmsg(struct call *call, const char *s)
@@ -379,11 +384,11 @@ static void attempt_done(struct call *call, CURLcode res)
         call = NULL;
         goto out;
     }
-    if (r.status == WX_OK && !json) {
-        struct wx_raw raw = { (const unsigned char *)call->body, call->body_len, call->ctype };
-        call->done(call->arg, &r, NULL, &raw);
-    } else {
-        call->done(call->arg, &r, r.status == WX_OK ? json : NULL, NULL);
+    {
+        struct wx_raw raw = { (const unsigned char *)(call->body ? call->body : ""),
+                              call->body_len, call->ctype };
+        call->done(call->arg, &r, r.status == WX_OK ? json : NULL,
+                   r.http_status ? &raw : NULL);
     }
 
 out:
@@ -487,14 +492,55 @@ fail:
     attempt_done(call, CURLE_FAILED_INIT);
 }
 
+/* Report a failure decided before any request (wx_fail_later). */
+static void finish_local(struct call *call)
+{
+    struct wx_result r;
+
+    memset(&r, 0, sizeof r);
+    r.status = call->local_status;
+    r.errcode = call->local_status == WX_TRANSPORT ? -1 : 0;
+    r.errmsg = call->errmsg;
+    r.rid = "";
+    call_unlink(call);
+    call->done(call->arg, &r, NULL, NULL);
+    call_free(call);
+}
+
 static void call_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct call *call = arg;
     struct wx_client *c = call->c;
 
     enter(c);
-    start_attempt(call);
+    if (call->local)
+        finish_local(call);
+    else
+        start_attempt(call);
     leave(c);
+}
+
+int wx_fail_later(struct wx_client *c, enum wx_status status, const char *errmsg,
+                  wx_call_done_fn *done, void *arg, void (*arg_free)(void *))
+{
+    struct call *call = c && !c->dying ? calloc(1, sizeof *call) : NULL;
+
+    if (!call) {
+        arg_free(arg);
+        return -1;
+    }
+    call->c = c;
+    call->api = "local";
+    call->done = done;
+    call->arg = arg;
+    call->arg_free = arg_free;
+    call->local = 1;
+    call->local_status = status;
+    set_errmsg(call, errmsg);
+    evtimer_assign(&call->timer, c->base, call_timer_cb, call);
+    call_link(call);
+    arm(&call->timer, 0);
+    return 0;
 }
 
 /* Base URL + PATH + escaped QUERY, in a new string, or NULL. */
@@ -839,6 +885,11 @@ long wx_client_token_margin(const struct wx_client *c)
 struct wx_token **wx_client_token_slot(struct wx_client *c)
 {
     return &c->token;
+}
+
+struct wx_sendq **wx_client_sendq_slot(struct wx_client *c)
+{
+    return &c->sendq;
 }
 
 /*==== Pure helpers ====*/

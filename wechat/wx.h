@@ -36,7 +36,8 @@ enum wx_status {
     WX_ERRCODE,      /* HTTP 200, JSON body with a non-zero errcode */
     WX_TRANSPORT,    /* DNS, connect, TLS, timeout, connection reset */
     WX_HTTP,         /* HTTP status other than 200 */
-    WX_BADREPLY      /* 200 but the body is not the JSON we expect */
+    WX_BADREPLY,     /* 200 but the body is not the JSON we expect */
+    WX_INVALID       /* refused before sending: WeChat would refuse it too */
 };
 
 /* The outcome of one call, after any retries. Valid only during the callback. */
@@ -149,6 +150,65 @@ int wx_access_token(struct wx_client *c, wx_token_cb *cb, void *arg);
  * /metrics; never log it. */
 const char *wx_token_cached(const struct wx_client *c, long long *expires_at);
 
+/* ==== Business APIs (api_*.c); each gets the access token itself ==== */
+
+/* getuserphonenumber: the phone behind a code from the mini-program's
+ * getPhoneNumber button. PHONE is the pure number ("13800001234"). */
+typedef void wx_phone_cb(void *arg, const struct wx_result *r, const char *phone,
+                         const char *country_code);
+int wx_phone_number(struct wx_client *c, const char *code, wx_phone_cb *cb, void *arg);
+
+/* msg_sec_check v2: is this text fit to show to others? */
+enum wx_suggest { WX_SUGGEST_PASS = 0, WX_SUGGEST_REVIEW, WX_SUGGEST_RISKY };
+struct wx_seccheck {
+    enum wx_suggest suggest;
+    long label;              /* 100 = normal; 20001 politics, 20002 porn ... */
+    const char *trace_id;
+};
+typedef void wx_seccheck_cb(void *arg, const struct wx_result *r, const struct wx_seccheck *s);
+/* SCENE: 1 profile, 2 comment, 3 forum, 4 social log. CONTENT is 1 to
+ * 2500 characters (else WX_INVALID, no call made). */
+int wx_msg_sec_check(struct wx_client *c, const char *openid, int scene, const char *content,
+                     wx_seccheck_cb *cb, void *arg);
+
+/* subscribeMessage.send. */
+struct wx_data_item {
+    const char *key;         /* "thing1", "time3" ... */
+    const char *value;
+};
+struct wx_subscribe {
+    const char *touser;      /* openid */
+    const char *template_id;
+    const char *page;        /* NULL: the card opens nothing */
+    const char *state;       /* "developer" | "trial" | "formal"; NULL = formal */
+    const char *lang;        /* NULL = zh_CN */
+    const struct wx_data_item *data;
+    size_t ndata;
+};
+/*
+ * Every value is fitted with wx_field_fit() first; one that cannot be made
+ * valid fails the send at once with WX_INVALID and an errmsg naming the
+ * key (no 47003 from WeChat). Sends to one openid are serialised: a send
+ * waits while another to the same openid is in flight (43108). MSGID is
+ * WeChat's message id as text (it exceeds 2^53), "" when none came back.
+ */
+typedef void wx_send_cb(void *arg, const struct wx_result *r, const char *msgid);
+int wx_subscribe_send(struct wx_client *c, const struct wx_subscribe *m, wx_send_cb *cb, void *arg);
+
+/* getwxacodeunlimit: a PNG QR code whose scene tells the page where it was scanned. */
+struct wx_qrcode {
+    const char *scene;       /* 1..32 of [0-9A-Za-z!#$&'()*+,/:;=?@-._~] */
+    const char *page;        /* no leading '/', no query; NULL = home page */
+    int check_path;          /* 1: the page must exist in the released version */
+    const char *env_version; /* "release" | "trial" | "develop"; NULL = release */
+    int width;               /* 280..1280; 0 = 430 */
+};
+typedef void wx_qrcode_cb(void *arg, const struct wx_result *r, const unsigned char *png, size_t len);
+int wx_qrcode_unlimited(struct wx_client *c, const struct wx_qrcode *q, wx_qrcode_cb *cb, void *arg);
+
+/* True when SCENE is a valid QR scene (pure). */
+int wx_qrcode_scene_ok(const char *scene);
+
 /* ==== Message push and open data: signatures and encryption (crypto.c) ====
  * Pure functions over OpenSSL; see WECHAT.md section d and vectors V1-V6. */
 
@@ -217,7 +277,8 @@ void wx_raw_signature(const char *raw, const char *session_key, char out[41]);
 enum wx_field_type {
     WX_F_UNKNOWN = -1,
     WX_F_THING, WX_F_NUMBER, WX_F_LETTER, WX_F_SYMBOL, WX_F_CHARACTER_STRING, WX_F_TIME,
-    WX_F_DATE, WX_F_AMOUNT, WX_F_PHONE_NUMBER, WX_F_CAR_NUMBER, WX_F_NAME, WX_F_PHRASE
+    WX_F_DATE, WX_F_AMOUNT, WX_F_PHONE_NUMBER, WX_F_CAR_NUMBER, WX_F_NAME, WX_F_PHRASE,
+    WX_F_ENUM      /* must be one of the template's values: only basic checks here */
 };
 
 /* The rule of template key KEY ("thing12" -> WX_F_THING): the prefix must

@@ -23,7 +23,9 @@ struct wx_param {
 /*
  * How a request ends, after its retries. R is as documented in wx.h;
  * BODY is the parsed JSON object when R->status is WX_OK, NULL otherwise;
- * RAW is set instead of BODY for a binary success (see WX_CALL_BINARY).
+ * RAW is the reply's bytes whenever a reply came (for a JSON reply too, so
+ * an API can read numbers beyond 2^53 as text), else NULL. A binary
+ * success (WX_CALL_BINARY) has R->status WX_OK and BODY NULL.
  * All are valid only during the call.
  * Both are valid only during the call. ARG is the one given to
  * wx_call_start(): the transport frees it with free() once this returns.
@@ -31,8 +33,7 @@ struct wx_param {
 typedef void wx_call_done_fn(void *arg, const struct wx_result *r,
                              const cJSON *body, const struct wx_raw *raw);
 
-/* A reply that is not JSON, passed on when the call allows it
- * (WX_CALL_BINARY): an image from getwxacodeunlimit. */
+/* The bytes of a reply. */
 struct wx_raw {
     const unsigned char *data;
     size_t len;
@@ -77,6 +78,18 @@ long wx_client_token_margin(const struct wx_client *c);
 struct wx_token;
 struct wx_token **wx_client_token_slot(struct wx_client *c);
 void wx_token_free(struct wx_token *t);
+
+/* api_msg.c's per-openid send queues, likewise. */
+struct wx_sendq;
+struct wx_sendq **wx_client_sendq_slot(struct wx_client *c);
+void wx_sendq_free(struct wx_sendq *q);
+
+/* Finish a call that never reached WeChat: CB-style failures go through
+ * the loop like every other result. Runs DONE(ARG, r) with status STATUS
+ * and ERRMSG from a 0 ms timer; ARG_FREE(ARG) afterwards. -1 if it cannot
+ * be scheduled (ARG released). */
+int wx_fail_later(struct wx_client *c, enum wx_status status, const char *errmsg,
+                  wx_call_done_fn *done, void *arg, void (*arg_free)(void *));
 
 /*
  * wx_call_start() for APIs that take ?access_token=: gets a token first

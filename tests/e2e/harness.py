@@ -38,6 +38,12 @@ HTTP_TIMEOUT_S = 60
 _LISTEN_RE = re.compile(rb"listening on (\S+):(\d+)\r?\n")
 
 
+# The newest migration in schema/: what a fresh database ends up at.
+SCHEMA_VERSION = max(int(f[:3]) for f in os.listdir(os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                                                  "..", "..", "schema"))
+                     if f[:3].isdigit() and f.endswith(".sql"))
+
+
 def uid(prefix="o"):
     """A unique, printable identifier (openids, names of things)."""
     return prefix + uuid.uuid4().hex[:20]

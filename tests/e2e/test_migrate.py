@@ -2,7 +2,7 @@
 import sqlite3
 import unittest
 
-from harness import E2ETestCase, sha256_hex
+from harness import SCHEMA_VERSION, E2ETestCase, sha256_hex
 
 
 class Migrate(E2ETestCase):
@@ -12,15 +12,15 @@ class Migrate(E2ETestCase):
         env = self.fresh(start=False, sim=False)
         p = env.gongyoud_cmd(["migrate"])
         self.assertEqual(p.returncode, 0, p.stderr)
-        self.assertIn("schema version 1", p.stdout)
-        self.assertEqual(env.q1("PRAGMA user_version"), 1)
+        self.assertIn("schema version %d" % SCHEMA_VERSION, p.stdout)
+        self.assertEqual(env.q1("PRAGMA user_version"), SCHEMA_VERSION)
         tables = {r[0] for r in env.q("SELECT name FROM sqlite_master WHERE type = 'table'")}
         self.assertTrue({"wx_users", "sessions", "api_keys", "employees", "bind_attempts",
-                         "roster_imports"} <= tables, tables)
+                         "roster_imports", "wx_tokens", "wx_events", "qrcodes"} <= tables, tables)
         # again: nothing to do, still fine
         p = env.gongyoud_cmd(["migrate"])
         self.assertEqual(p.returncode, 0, p.stderr)
-        self.assertEqual(env.q1("PRAGMA user_version"), 1)
+        self.assertEqual(env.q1("PRAGMA user_version"), SCHEMA_VERSION)
 
     def test_newer_database_is_refused(self):
         env = self.fresh(start=False)

@@ -4,7 +4,7 @@ import json
 import socket
 import unittest
 
-from harness import E2ETestCase, uid
+from harness import SCHEMA_VERSION, E2ETestCase, uid
 
 LOGIN = "/api/v1/login"
 
@@ -132,7 +132,7 @@ class Routing(E2ETestCase):
         r = self.env.call("GET", "/healthz")
         body = self.assertOk(r)
         self.assertEqual(body["status"], "ok")
-        self.assertEqual(body["schema_version"], 1)
+        self.assertEqual(body["schema_version"], SCHEMA_VERSION)
         self.assertIn("application/json", r.headers.get("Content-Type"))
 
     def test_metrics(self):

@@ -151,7 +151,8 @@ static void field_problems(void)
     CHECK(has_problem(&f, 6, "roles"));
     CHECK(has_problem(&f, 7, "roles"));
     CHECK(has_problem(&f, 8, "supervisor_no"));
-    CHECK(f.nproblems == 7);   /* the duplicate is checked once the rows are clean */
+    CHECK(has_problem(&f, 10, "employee_no"));   /* duplicates are found among the good rows */
+    CHECK(f.nproblems == 8);
     roster_file_free(&f);
 
     parse(HEADER "\nE8,a,x,13800001234,y,worker,\nE8,b,x,13800001234,y,worker,\n", &f);

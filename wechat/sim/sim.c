@@ -1,10 +1,10 @@
 /*
  * sim.c: wxsim's entry point and HTTP plumbing. It parses the command line,
  * binds the listener, routes each request (WeChat endpoints to
- * sim_call_start() in sim_fault.c, /sim/ control routes to sim_ctl.c) and
- * holds the helpers every file shares: allocation, logging, the sim clock,
- * randomness, JSON bodies and replies. It knows nothing about codes, tokens
- * or faults.
+ * sim_call_start() in sim_fault.c, /sim/ control routes to sim_ctl.c and
+ * sim_push.c) and holds the helpers every file shares: allocation, logging,
+ * the sim clock, randomness, JSON bodies and replies. It knows nothing
+ * about codes, tokens, messages or faults.
  */
 #include <errno.h>
 #include <limits.h>
@@ -34,14 +34,16 @@
 
 #define CT_WECHAT "application/json; charset=UTF-8"
 #define CT_CTL "application/json"
+#define CT_PNG "image/png"
 
 /*
  * The route table. path: exact URI path; method: the one accepted; api: the
  * WeChat endpoint (enum sim_api) served through the fault engine, or -1 for
  * a control route; ctl: the control handler, called with the parsed JSON
  * object body (an empty body counts as {}; NULL for GET), which it does not
- * own. Unknown paths get 404; a known path with the wrong method gets 404
- * on the WeChat side (as WeChat does) and 405 under /sim/.
+ * own. A path may appear once per method. Unknown paths get 404; a known
+ * path with the wrong method gets 404 on the WeChat side (as WeChat does)
+ * and 405 under /sim/.
  */
 struct route {
 	const char *path;
@@ -54,15 +56,32 @@ static const struct route routes[] = {
 	{ "/sns/jscode2session", EVHTTP_REQ_GET, SIM_API_JSCODE2SESSION, NULL },
 	{ "/cgi-bin/token", EVHTTP_REQ_GET, SIM_API_TOKEN, NULL },
 	{ "/cgi-bin/stable_token", EVHTTP_REQ_POST, SIM_API_STABLE_TOKEN, NULL },
+	{ "/cgi-bin/message/subscribe/send", EVHTTP_REQ_POST,
+	    SIM_API_SUBSCRIBE_SEND, NULL },
+	{ "/wxa/msg_sec_check", EVHTTP_REQ_POST, SIM_API_MSG_SEC_CHECK, NULL },
+	{ "/wxa/business/getuserphonenumber", EVHTTP_REQ_POST, SIM_API_PHONE,
+	    NULL },
+	{ "/wxa/getwxacodeunlimit", EVHTTP_REQ_POST, SIM_API_QRCODE, NULL },
 	{ "/sim/code", EVHTTP_REQ_POST, -1, sim_ctl_code },
 	{ "/sim/faults", EVHTTP_REQ_POST, -1, sim_ctl_faults },
 	{ "/sim/reset", EVHTTP_REQ_POST, -1, sim_ctl_reset },
 	{ "/sim/clock", EVHTTP_REQ_POST, -1, sim_ctl_clock },
 	{ "/sim/calls", EVHTTP_REQ_GET, -1, sim_ctl_calls },
+	{ "/sim/templates", EVHTTP_REQ_POST, -1, sim_ctl_templates },
+	{ "/sim/pages", EVHTTP_REQ_POST, -1, sim_ctl_pages },
+	{ "/sim/consent", EVHTTP_REQ_POST, -1, sim_ctl_consent },
+	{ "/sim/consent", EVHTTP_REQ_GET, -1, sim_ctl_consent_get },
+	{ "/sim/messages", EVHTTP_REQ_GET, -1, sim_ctl_messages },
+	{ "/sim/seccheck", EVHTTP_REQ_POST, -1, sim_ctl_seccheck },
+	{ "/sim/phonecode", EVHTTP_REQ_POST, -1, sim_ctl_phonecode },
+	{ "/sim/push", EVHTTP_REQ_POST, -1, sim_ctl_push },
+	{ "/sim/push/verify", EVHTTP_REQ_POST, -1, sim_ctl_push_verify },
 };
 
 static const char *const api_names[SIM_API_COUNT] = {
 	"jscode2session", "token", "stable_token",
+	"subscribe_send", "msg_sec_check", "getuserphonenumber",
+	"getwxacodeunlimit",
 };
 
 /*==== Shared helpers ====*/
@@ -275,6 +294,22 @@ sim_reply_wx_error(struct evhttp_request *req, int status, int errcode,
 	sim_reply_json(req, status, body, 1);
 }
 
+/*
+ * Sends png (len bytes, taken over and freed) as an image/png reply with
+ * HTTP 200.
+ */
+void
+sim_reply_png(struct evhttp_request *req, unsigned char *png, size_t len)
+{
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "Content-Type", CT_PNG);
+	evbuffer_add(evhttp_request_get_output_buffer(req), png, len);
+	sim_log("%s %s -> 200 image/png %zu bytes", method_name(req),
+	    req_path(req), len);
+	evhttp_send_reply(req, 200, NULL, NULL);
+	free(png);
+}
+
 /* Sends a control-API error {"error":msg}. */
 void
 sim_reply_ctl_error(struct evhttp_request *req, int status, const char *msg)
@@ -327,19 +362,21 @@ dispatch(struct evhttp_request *req, void *arg)
 {
 	struct sim *sim = arg;
 	const char *path = req_path(req);
+	enum evhttp_cmd_type method = evhttp_request_get_command(req);
 	const struct route *r = NULL;
 
 	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-		if (strcmp(routes[i].path, path) == 0) {
-			r = &routes[i];
+		if (strcmp(routes[i].path, path) != 0)
+			continue;
+		r = &routes[i];
+		if (r->method == method)
 			break;
-		}
 	}
 	if (r == NULL) {
 		not_found(req, path);
 		return;
 	}
-	if (evhttp_request_get_command(req) != r->method) {
+	if (method != r->method) {
 		if (r->api >= 0)
 			not_found(req, path);
 		else
@@ -369,14 +406,17 @@ usage(FILE *f)
 {
 	fprintf(f, "usage: wxsim [--listen HOST:PORT] [--appid APPID] "
 	    "[--secret SECRET]\n"
+	    "             [--push-url URL] [--push-token TOKEN] "
+	    "[--push-aes-key KEY43]\n"
 	    "defaults: --listen " DEFAULT_LISTEN " --appid " DEFAULT_APPID
-	    " --secret " DEFAULT_SECRET "\n");
+	    " --secret " DEFAULT_SECRET "\n"
+	    "the --push-* flags are defaults for POST /sim/push\n");
 }
 
 /*
- * Parses the command line into *listen_spec, sim->appid and sim->secret (all
- * pointing into argv or at literals). Returns 0, 1 after --help, -1 on a
- * bad argument.
+ * Parses the command line into *listen_spec, sim->appid, sim->secret and
+ * the sim->push_* defaults (all pointing into argv or at literals).
+ * Returns 0, 1 after --help, -1 on a bad argument.
  */
 static int
 parse_args(int argc, char **argv, const char **listen_spec, struct sim *sim)
@@ -397,6 +437,12 @@ parse_args(int argc, char **argv, const char **listen_spec, struct sim *sim)
 			dst = &sim->appid;
 		else if (n == 8 && strncmp(a, "--secret", n) == 0)
 			dst = &sim->secret;
+		else if (n == 10 && strncmp(a, "--push-url", n) == 0)
+			dst = &sim->push_url;
+		else if (n == 12 && strncmp(a, "--push-token", n) == 0)
+			dst = &sim->push_token;
+		else if (n == 14 && strncmp(a, "--push-aes-key", n) == 0)
+			dst = &sim->push_aes_key;
 		if (dst == NULL) {
 			sim_log("unknown argument %s", a);
 			return -1;
@@ -493,6 +539,10 @@ main(int argc, char **argv)
 		rc = 2;
 		goto out;
 	}
+	if (sim_push_config_ok(&sim) != 0) {
+		rc = 2;
+		goto out;
+	}
 
 	signal(SIGPIPE, SIG_IGN);
 	cJSON_InitHooks(&hooks);
@@ -543,8 +593,11 @@ main(int argc, char **argv)
 	}
 	rc = 0;
 out:
+	sim_push_shutdown(&sim);
 	sim_fault_shutdown(&sim);
 	sim_api_reset(&sim);
+	sim_msg_reset(&sim);
+	sim_wxa_reset(&sim);
 	if (sigint != NULL)
 		event_free(sigint);
 	if (sigterm != NULL)

@@ -20,8 +20,15 @@ enum sim_api {
 	SIM_API_JSCODE2SESSION,
 	SIM_API_TOKEN,
 	SIM_API_STABLE_TOKEN,
+	SIM_API_SUBSCRIBE_SEND,      /* business endpoints: ?access_token= */
+	SIM_API_MSG_SEC_CHECK,
+	SIM_API_PHONE,
+	SIM_API_QRCODE,
 	SIM_API_COUNT
 };
+
+/* The first endpoint that needs an access token and a JSON body. */
+#define SIM_API_FIRST_AUTHED SIM_API_SUBSCRIBE_SEND
 
 #define SIM_CALLS_MAX 10000      /* call log entries kept (oldest dropped) */
 #define SIM_BODY_MAX 65536       /* request body limit */
@@ -31,11 +38,17 @@ struct sim_token;                /* sim_api.c */
 struct sim_rule;                 /* sim_fault.c */
 struct sim_call;                 /* sim_fault.c */
 struct sim_rec;                  /* sim_fault.c */
+struct sim_template;             /* sim_msg.c */
+struct sim_page;                 /* sim_msg.c */
+struct sim_credit;               /* sim_msg.c */
+struct sim_word;                 /* sim_wxa.c */
+struct sim_phone;                /* sim_wxa.c */
+struct sim_push;                 /* sim_push.c */
 
 /*
  * What a WeChat-endpoint call asked for, parsed once on arrival (query
- * string, or JSON body for stable_token). Strings are owned, NULL when the
- * parameter was absent or empty.
+ * string, or JSON body for stable_token and the business endpoints).
+ * Strings are owned, NULL when the parameter was absent or empty.
  */
 struct sim_params {
 	char *appid;
@@ -43,7 +56,28 @@ struct sim_params {
 	char *js_code;
 	char *grant_type;
 	int force_refresh;           /* stable_token: "force_refresh" was true */
-	int bad_body;                /* stable_token: body unusable -> 47001 */
+	int bad_body;                /* body not a JSON object -> 47001 */
+
+	/* business endpoints (api >= SIM_API_FIRST_AUTHED) */
+	char *access_token;          /* ?access_token= */
+	cJSON *body;                 /* the JSON object body, owned */
+	char *openid;                /* touser / openid, for the log and 43108 */
+	char *template_id;           /* subscribe_send, for the log */
+	char *scene;                 /* getwxacodeunlimit, for the log */
+	int concurrent;              /* subscribe_send: another send to the
+	                              * same openid was being answered */
+};
+
+/*
+ * What an endpoint answered. On success exactly one of json and png is
+ * set (owned: whoever sends it frees it); on an error errmsg may hold the
+ * text, else sim_api_errmsg() gives it.
+ */
+struct sim_answer {
+	cJSON *json;
+	unsigned char *png;          /* getwxacodeunlimit: the image */
+	size_t png_len;
+	char errmsg[256];
 };
 
 struct sim {
@@ -51,6 +85,9 @@ struct sim {
 	struct evhttp *http;
 	const char *appid;           /* configured appid (argv, not owned) */
 	const char *secret;          /* configured secret (argv, not owned) */
+	const char *push_url;        /* --push-url, NULL when none (argv) */
+	const char *push_token;      /* --push-token, NULL when none (argv) */
+	const char *push_aes_key;    /* --push-aes-key, NULL when none (argv) */
 	int64_t offset_ms;           /* sim clock minus real clock */
 
 	/* sim_api.c */
@@ -68,6 +105,25 @@ struct sim {
 	struct sim_rec *recs;        /* call log ring, SIM_CALLS_MAX slots */
 	uint64_t rec_first;          /* oldest seq still in the ring */
 	uint64_t rec_next;           /* seq the next call gets */
+
+	/* sim_msg.c */
+	struct sim_template *templates; /* /sim/templates, newest first */
+	size_t ntemplates;
+	struct sim_page *pages;      /* /sim/pages, newest first */
+	size_t npages;
+	struct sim_credit *credits;  /* one-time consent per (openid, template) */
+	size_t ncredits;
+	cJSON *messages;             /* array of sent messages, oldest first */
+
+	/* sim_wxa.c */
+	struct sim_word *words;      /* /sim/seccheck words in arrival order */
+	size_t nwords;
+	struct sim_phone *phones;    /* phone codes, newest first */
+	size_t nphones;
+
+	/* sim_push.c */
+	struct sim_push *pushes;     /* pushes waiting on the push URL */
+	size_t npushes;
 };
 
 /* sim.c */
@@ -87,14 +143,20 @@ void sim_reply_wx_error(struct evhttp_request *req, int status, int errcode,
     const char *text);
 void sim_reply_ctl_error(struct evhttp_request *req, int status,
     const char *msg);
+void sim_reply_png(struct evhttp_request *req, unsigned char *png,
+    size_t len);
 
 /* sim_api.c */
 int sim_params_parse(int api, struct evhttp_request *req,
     struct sim_params *p);
 void sim_params_clear(struct sim_params *p);
 int sim_api_answer(struct sim *sim, int api, const struct sim_params *p,
-    cJSON **out);
+    struct sim_answer *a);
 const char *sim_api_errmsg(int errcode);
+int sim_api_authed(struct sim *sim, const struct sim_params *p,
+    struct sim_answer *a);
+int sim_api_fail(struct sim_answer *a, int errcode, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 int sim_code_mint(struct sim *sim, const char *openid, const char *unionid,
     char *out, size_t outlen);
 int sim_token_check(struct sim *sim, const char *token);
@@ -107,12 +169,71 @@ void sim_call_start(struct sim *sim, struct evhttp_request *req, int api);
 cJSON *sim_calls_json(const struct sim *sim);
 void sim_fault_reset(struct sim *sim);
 void sim_fault_shutdown(struct sim *sim);
+int sim_fault_api_ok(const char *api);
+
+/* sim_msg.c */
+int sim_template_add(struct sim *sim, const char *id, const char *const *keys,
+    size_t nkeys);
+int sim_page_add(struct sim *sim, const char *page);
+int sim_page_known(const struct sim *sim, const char *page);
+int sim_consent_add(struct sim *sim, const char *openid,
+    const char *template_id, long long count, int set, long long *now);
+cJSON *sim_consent_json(const struct sim *sim);
+cJSON *sim_messages_json(const struct sim *sim);
+int sim_msg_send(struct sim *sim, const struct sim_params *p,
+    struct sim_answer *a);
+void sim_msg_reset(struct sim *sim);
+
+/* sim_fields.c */
+int sim_field_check(const char *key, const char *value);
+
+/* sim_wxa.c */
+int sim_word_add(struct sim *sim, const char *word, int risky, int label);
+int sim_phone_mint(struct sim *sim, const char *openid, const char *phone,
+    char *out, size_t outlen);
+int sim_phone_ok(const char *phone);
+int sim_wxa_seccheck(struct sim *sim, const struct sim_params *p,
+    struct sim_answer *a);
+int sim_wxa_phone(struct sim *sim, const struct sim_params *p,
+    struct sim_answer *a);
+int sim_wxa_qrcode(struct sim *sim, const struct sim_params *p,
+    struct sim_answer *a);
+void sim_wxa_reset(struct sim *sim);
+
+/* sim_png.c */
+int sim_png_qrcode(const char *seed, unsigned width, unsigned char **out,
+    size_t *len);
+int sim_png_gray1(const unsigned char *bits, unsigned width, unsigned height,
+    unsigned char **out, size_t *len);
+
+/* sim_push.c */
+int sim_push_config_ok(const struct sim *sim);
+void sim_ctl_push(struct sim *sim, struct evhttp_request *req, cJSON *body);
+void sim_ctl_push_verify(struct sim *sim, struct evhttp_request *req,
+    cJSON *body);
+void sim_push_shutdown(struct sim *sim);
 
 /* sim_ctl.c */
+int sim_get_int(const cJSON *body, const char *name, long long def,
+    long long min, long long max, long long *val);
+const char *sim_get_string(const cJSON *body, const char *name, int *bad);
 void sim_ctl_code(struct sim *sim, struct evhttp_request *req, cJSON *body);
 void sim_ctl_faults(struct sim *sim, struct evhttp_request *req, cJSON *body);
 void sim_ctl_reset(struct sim *sim, struct evhttp_request *req, cJSON *body);
 void sim_ctl_clock(struct sim *sim, struct evhttp_request *req, cJSON *body);
 void sim_ctl_calls(struct sim *sim, struct evhttp_request *req, cJSON *body);
+void sim_ctl_templates(struct sim *sim, struct evhttp_request *req,
+    cJSON *body);
+void sim_ctl_pages(struct sim *sim, struct evhttp_request *req, cJSON *body);
+void sim_ctl_consent(struct sim *sim, struct evhttp_request *req,
+    cJSON *body);
+void sim_ctl_consent_get(struct sim *sim, struct evhttp_request *req,
+    cJSON *body);
+void sim_ctl_messages(struct sim *sim, struct evhttp_request *req,
+    cJSON *body);
+void sim_ctl_seccheck(struct sim *sim, struct evhttp_request *req,
+    cJSON *body);
+void sim_ctl_phonecode(struct sim *sim, struct evhttp_request *req,
+    cJSON *body);
 
 #endif

@@ -1,12 +1,16 @@
 /*
  * sim_api.c: the WeChat endpoints themselves (code2Session, /cgi-bin/token,
  * /cgi-bin/stable_token) and the state behind them: minted js_codes and
- * access tokens of both namespaces. It computes answers only; sim_fault.c
- * decides when and whether they are sent, sim.c sends them.
+ * access tokens of both namespaces; the access-token check of the business
+ * endpoints, whose answers come from sim_msg.c and sim_wxa.c. It computes
+ * answers only; sim_fault.c decides when and whether they are sent, sim.c
+ * sends them.
  *
  * Every expiry uses the sim clock (sim_now_ms). Codes live 300 s and are
  * single use; tokens live 7200 s, and a superseded token 300 s more.
  */
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -60,15 +64,24 @@ static const struct {
 	{ 40001, "invalid credential" },
 	{ 40002, "invalid grant_type" },
 	{ 40013, "invalid appid" },
+	{ 40003, "invalid openid" },
 	{ 40029, "invalid code" },
+	{ 40037, "invalid template_id" },
+	{ 40097, "invalid args" },
 	{ 40125, "invalid appsecret" },
 	{ 40163, "code been used" },
+	{ 40169, "invalid length for scene, or the data is not json string" },
+	{ 41001, "access_token missing" },
 	{ 41002, "appid missing" },
 	{ 41004, "appsecret missing" },
 	{ 41008, "missing code" },
+	{ 41030, "invalid page" },
 	{ 42001, "access_token expired" },
+	{ 43101, "user refuse to accept the msg" },
+	{ 43108, "Cannot make concurrent calls to the same OpenID" },
 	{ 45009, "reach max api daily quota limit" },
 	{ 47001, "data format error" },
+	{ 47003, "argument invalid!" },
 };
 
 /* The WeChat errmsg text (without rid) for errcode. */
@@ -106,9 +119,45 @@ body_string(const cJSON *body, const char *name, int *bad)
 }
 
 /*
- * Fills *p from req: the query string, or for stable_token the JSON body.
- * Absent and empty parameters are NULL. A body that is not a JSON object,
- * or has a field of the wrong type, sets p->bad_body. Returns 0.
+ * A business endpoint's request: access_token from the query, the JSON
+ * object body kept whole, and the fields the call log shows.
+ */
+static void
+params_authed(int api, struct evhttp_request *req, struct sim_params *p)
+{
+	struct evkeyvalq q;
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
+	const char *openid_field = "openid";
+	int empty, bad = 0;
+
+	if (query != NULL && evhttp_parse_query_str(query, &q) == 0) {
+		p->access_token = dup_nonempty(evhttp_find_header(&q,
+		    "access_token"));
+		evhttp_clear_headers(&q);
+	}
+	p->body = sim_body_json(req, &empty);
+	if (!cJSON_IsObject(p->body)) {
+		cJSON_Delete(p->body);
+		p->body = NULL;
+		p->bad_body = 1;
+		return;
+	}
+	if (api == SIM_API_SUBSCRIBE_SEND) {
+		openid_field = "touser";
+		p->template_id = body_string(p->body, "template_id", &bad);
+	}
+	if (api == SIM_API_SUBSCRIBE_SEND || api == SIM_API_MSG_SEC_CHECK)
+		p->openid = body_string(p->body, openid_field, &bad);
+	if (api == SIM_API_QRCODE)
+		p->scene = body_string(p->body, "scene", &bad);
+}
+
+/*
+ * Fills *p from req: the query string, or for stable_token the JSON body,
+ * or for the business endpoints both. Absent and empty parameters are
+ * NULL. A body that is not a JSON object, or (stable_token) has a field of
+ * the wrong type, sets p->bad_body. Returns 0.
  * Release *p with sim_params_clear.
  */
 int
@@ -122,6 +171,10 @@ sim_params_parse(int api, struct evhttp_request *req, struct sim_params *p)
 	int empty;
 
 	memset(p, 0, sizeof(*p));
+	if (api >= SIM_API_FIRST_AUTHED) {
+		params_authed(api, req, p);
+		return 0;
+	}
 	if (api == SIM_API_STABLE_TOKEN) {
 		body = sim_body_json(req, &empty);
 		if (!cJSON_IsObject(body)) {
@@ -162,6 +215,11 @@ sim_params_clear(struct sim_params *p)
 	free(p->secret);
 	free(p->js_code);
 	free(p->grant_type);
+	free(p->access_token);
+	cJSON_Delete(p->body);
+	free(p->openid);
+	free(p->template_id);
+	free(p->scene);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -272,8 +330,8 @@ token_mint(struct sim *sim, int ns, int64_t now)
 
 /*
  * Checks an access token of either namespace. Returns 0 when it is valid
- * now, 42001 when it expired, 40001 when it is unknown or missing. For the
- * business endpoints to come.
+ * now, 42001 when it expired, 40001 when it is unknown or missing. The
+ * business endpoints reach it through sim_api_authed().
  */
 int
 sim_token_check(struct sim *sim, const char *token)
@@ -299,6 +357,46 @@ token_json(const struct sim_token *t, int64_t expires_in)
 	cJSON_AddStringToObject(o, "access_token", t->value);
 	cJSON_AddNumberToObject(o, "expires_in", (double)expires_in);
 	return o;
+}
+
+/*
+ * Sets a->errmsg from fmt (the errmsg text, without rid) and returns
+ * errcode, so an endpoint can write `return sim_api_fail(a, 47003, ...)`.
+ */
+int
+sim_api_fail(struct sim_answer *a, int errcode, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(a->errmsg, sizeof(a->errmsg), fmt, ap);
+	va_end(ap);
+	return errcode;
+}
+
+/*
+ * The checks every business endpoint makes first, in WeChat's order: the
+ * access token (41001 missing, 40001 unknown, 42001 expired), then a JSON
+ * object body (47001). Returns 0 or the errcode, with a->errmsg set.
+ */
+int
+sim_api_authed(struct sim *sim, const struct sim_params *p,
+    struct sim_answer *a)
+{
+	if (p->access_token == NULL)
+		return sim_api_fail(a, 41001, "access_token missing");
+	switch (sim_token_check(sim, p->access_token)) {
+	case 0:
+		break;
+	case 42001:
+		return sim_api_fail(a, 42001, "access_token expired");
+	default:
+		return sim_api_fail(a, 40001, "invalid credential, "
+		    "access_token is invalid or not latest");
+	}
+	if (p->bad_body || p->body == NULL)
+		return sim_api_fail(a, 47001, "data format error");
+	return 0;
 }
 
 /*==== Endpoints ====*/
@@ -410,21 +508,29 @@ stable_token(struct sim *sim, const struct sim_params *p, cJSON **out)
 
 /*
  * Answers one call to a WeChat endpoint, changing state as WeChat would.
- * Returns the errcode (0 on success, when *out gets the reply object the
- * caller then owns; otherwise *out is NULL).
+ * *a must start zeroed. Returns the errcode: 0 on success, when a->json or
+ * a->png holds the reply the caller then owns; otherwise both are NULL and
+ * a->errmsg may hold the error text.
  */
 int
 sim_api_answer(struct sim *sim, int api, const struct sim_params *p,
-    cJSON **out)
+    struct sim_answer *a)
 {
-	*out = NULL;
 	switch (api) {
 	case SIM_API_JSCODE2SESSION:
-		return jscode2session(sim, p, out);
+		return jscode2session(sim, p, &a->json);
 	case SIM_API_TOKEN:
-		return cgi_token(sim, p, out);
+		return cgi_token(sim, p, &a->json);
 	case SIM_API_STABLE_TOKEN:
-		return stable_token(sim, p, out);
+		return stable_token(sim, p, &a->json);
+	case SIM_API_SUBSCRIBE_SEND:
+		return sim_msg_send(sim, p, a);
+	case SIM_API_MSG_SEC_CHECK:
+		return sim_wxa_seccheck(sim, p, a);
+	case SIM_API_PHONE:
+		return sim_wxa_phone(sim, p, a);
+	case SIM_API_QRCODE:
+		return sim_wxa_qrcode(sim, p, a);
 	default:
 		return -1;
 	}

@@ -19,6 +19,10 @@ enum {
 	MATCH_JSCODE2SESSION,
 	MATCH_TOKEN,                 /* /cgi-bin/token and stable_token */
 	MATCH_STABLE_TOKEN,
+	MATCH_SUBSCRIBE_SEND,
+	MATCH_MSG_SEC_CHECK,
+	MATCH_PHONE,
+	MATCH_QRCODE,
 	MATCH_ANY
 };
 
@@ -52,6 +56,9 @@ struct sim_rec {
 	int api;
 	char *appid;                 /* owned, NULL when absent */
 	char *js_code;               /* owned, jscode2session only */
+	char *openid;                /* owned: subscribe_send, msg_sec_check */
+	char *template_id;           /* owned: subscribe_send */
+	char *scene;                 /* owned: getwxacodeunlimit */
 	int secret_ok;
 	int force_refresh;           /* stable_token only */
 	int64_t at_ms;               /* arrival, sim clock */
@@ -87,6 +94,9 @@ rec_clear(struct sim_rec *r)
 {
 	free(r->appid);
 	free(r->js_code);
+	free(r->openid);
+	free(r->template_id);
+	free(r->scene);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -115,6 +125,9 @@ rec_add(struct sim *sim, int api, const struct sim_params *p)
 	r->api = api;
 	r->appid = p->appid ? sim_strdup(p->appid) : NULL;
 	r->js_code = p->js_code ? sim_strdup(p->js_code) : NULL;
+	r->openid = p->openid ? sim_strdup(p->openid) : NULL;
+	r->template_id = p->template_id ? sim_strdup(p->template_id) : NULL;
+	r->scene = p->scene ? sim_strdup(p->scene) : NULL;
 	r->secret_ok = p->secret != NULL && strcmp(p->secret, sim->secret) == 0;
 	r->force_refresh = p->force_refresh;
 	r->at_ms = sim_now_ms(sim);
@@ -137,9 +150,21 @@ rec_finish(struct sim *sim, uint64_t seq, int errcode, int http_status,
 	r->dropped = dropped;
 }
 
+/* Adds name: value, or name: null when value is NULL. */
+static void
+add_string_or_null(cJSON *o, const char *name, const char *value)
+{
+	if (value != NULL)
+		cJSON_AddStringToObject(o, name, value);
+	else
+		cJSON_AddNullToObject(o, name);
+}
+
 /*
  * The call log as {"calls":[...]} in arrival order; caller frees. A call
  * still waiting on a fault delay shows "pending":true and errcode null.
+ * Business endpoints add "openid" (subscribe_send's touser, msg_sec_check's
+ * openid), "template_id" (subscribe_send) and "scene" (getwxacodeunlimit).
  */
 cJSON *
 sim_calls_json(const struct sim *sim)
@@ -166,6 +191,13 @@ sim_calls_json(const struct sim *sim)
 		if (r->api == SIM_API_STABLE_TOKEN)
 			cJSON_AddBoolToObject(o, "force_refresh",
 			    r->force_refresh);
+		if (r->api == SIM_API_SUBSCRIBE_SEND ||
+		    r->api == SIM_API_MSG_SEC_CHECK)
+			add_string_or_null(o, "openid", r->openid);
+		if (r->api == SIM_API_SUBSCRIBE_SEND)
+			add_string_or_null(o, "template_id", r->template_id);
+		if (r->api == SIM_API_QRCODE)
+			add_string_or_null(o, "scene", r->scene);
 		if (r->pending)
 			cJSON_AddNullToObject(o, "errcode");
 		else
@@ -189,6 +221,10 @@ match_parse(const char *api)
 		[MATCH_JSCODE2SESSION] = "jscode2session",
 		[MATCH_TOKEN] = "token",
 		[MATCH_STABLE_TOKEN] = "stable_token",
+		[MATCH_SUBSCRIBE_SEND] = "subscribe_send",
+		[MATCH_MSG_SEC_CHECK] = "msg_sec_check",
+		[MATCH_PHONE] = "getuserphonenumber",
+		[MATCH_QRCODE] = "getwxacodeunlimit",
 		[MATCH_ANY] = "*",
 	};
 
@@ -197,6 +233,13 @@ match_parse(const char *api)
 			return i;
 	}
 	return -1;
+}
+
+/* True when api is a name /sim/faults accepts (an endpoint or "*"). */
+int
+sim_fault_api_ok(const char *api)
+{
+	return api != NULL && match_parse(api) >= 0;
 }
 
 static int
@@ -209,6 +252,14 @@ matches(int match, int api)
 		return api == SIM_API_TOKEN || api == SIM_API_STABLE_TOKEN;
 	case MATCH_STABLE_TOKEN:
 		return api == SIM_API_STABLE_TOKEN;
+	case MATCH_SUBSCRIBE_SEND:
+		return api == SIM_API_SUBSCRIBE_SEND;
+	case MATCH_MSG_SEC_CHECK:
+		return api == SIM_API_MSG_SEC_CHECK;
+	case MATCH_PHONE:
+		return api == SIM_API_PHONE;
+	case MATCH_QRCODE:
+		return api == SIM_API_QRCODE;
 	default:
 		return 1;
 	}
@@ -293,16 +344,37 @@ pending_unlink(struct sim_call *call)
 static void
 call_answer(struct sim_call *call)
 {
-	cJSON *out;
+	struct sim_answer a;
 	int errcode;
 
-	errcode = sim_api_answer(call->sim, call->api, &call->params, &out);
-	if (errcode == 0)
-		sim_reply_json(call->req, 200, out, 1);
+	memset(&a, 0, sizeof(a));
+	errcode = sim_api_answer(call->sim, call->api, &call->params, &a);
+	if (errcode == 0 && a.png != NULL)
+		sim_reply_png(call->req, a.png, a.png_len);
+	else if (errcode == 0)
+		sim_reply_json(call->req, 200, a.json, 1);
 	else
 		sim_reply_wx_error(call->req, 200, errcode,
-		    sim_api_errmsg(errcode));
+		    a.errmsg[0] ? a.errmsg : sim_api_errmsg(errcode));
 	rec_finish(call->sim, call->seq, errcode, 200, 0);
+}
+
+/*
+ * True when a subscribe_send to openid is being answered already (held by
+ * a fault delay): WeChat refuses the second with 43108.
+ */
+static int
+send_in_flight(const struct sim *sim, const char *openid)
+{
+	if (openid == NULL)
+		return 0;
+	for (const struct sim_call *c = sim->pending; c != NULL; c = c->next) {
+		if (c->api == SIM_API_SUBSCRIBE_SEND &&
+		    c->params.openid != NULL &&
+		    strcmp(c->params.openid, openid) == 0)
+			return 1;
+	}
+	return 0;
 }
 
 /*
@@ -370,6 +442,9 @@ sim_call_start(struct sim *sim, struct evhttp_request *req, int api)
 	call->api = api;
 	sim_params_parse(api, req, &call->params);
 	call->seq = rec_add(sim, api, &call->params);
+	if (api == SIM_API_SUBSCRIBE_SEND)
+		call->params.concurrent = send_in_flight(sim,
+		    call->params.openid);
 
 	if (!rule_take(sim, api, &rule)) {
 		call_answer(call);
