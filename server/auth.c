@@ -314,10 +314,7 @@ void auth_login(struct gy_req *r)
     if (!code)
         return;
     if (!code_ok(code)) {
-        cJSON *extra = cJSON_CreateObject();
-        cJSON_AddStringToObject(extra, "field", "code");
-        cJSON_AddStringToObject(extra, "problem", "bad_characters");
-        api_reply_error_ex(r, "invalid_field", extra, 0);
+        api_reply_bad_field(r, "code", "bad_characters");
         return;
     }
     gy_sha256_hex(code, strlen(code), hash);
@@ -487,10 +484,7 @@ void testing_clock_set(struct gy_req *r)
     char iso[32];
 
     if ((now && !cJSON_IsNumber(now)) || (adv && !cJSON_IsNumber(adv))) {
-        cJSON *extra = cJSON_CreateObject();
-        cJSON_AddStringToObject(extra, "field", now && !cJSON_IsNumber(now) ? "now" : "advance_s");
-        cJSON_AddStringToObject(extra, "problem", "not_a_number");
-        api_reply_error_ex(r, "invalid_field", extra, 0);
+        api_reply_bad_field(r, now && !cJSON_IsNumber(now) ? "now" : "advance_s", "not_a_number");
         return;
     }
     if (now)

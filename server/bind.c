@@ -293,10 +293,7 @@ void bind_post(struct gy_req *r)
         !(last4 = api_str(r, "phone_last4", 4, 4)))
         return;
     if (!all_digits(last4)) {
-        cJSON *extra = cJSON_CreateObject();
-        cJSON_AddStringToObject(extra, "field", "phone_last4");
-        cJSON_AddStringToObject(extra, "problem", "not_digits");
-        api_reply_error_ex(r, "invalid_field", extra, 0);
+        api_reply_bad_field(r, "phone_last4", "not_digits");
         return;
     }
     b = gy_calloc(1, sizeof *b);

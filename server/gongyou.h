@@ -280,6 +280,8 @@ void api_reply_raw(struct gy_req *r, int status, const char *ctype, const char *
 /* Field validation for JSON bodies. On failure replies 400 and returns
  * NULL / GY_ERR, so the handler just returns. */
 const char *api_str(struct gy_req *r, const char *field, size_t min_chars, size_t max_chars);
+/* 400 invalid_field naming FIELD and a snake_case PROBLEM. Frees R. */
+void api_reply_bad_field(struct gy_req *r, const char *field, const char *problem);
 
 /* ==== metrics.c ==== */
 

@@ -242,15 +242,20 @@ const char *api_str(struct gy_req *r, const char *field, size_t min_chars, size_
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(r->json, field);
     const char *problem = json_str_problem(v, min_chars, max_chars);
-    cJSON *extra;
 
     if (!problem)
         return v->valuestring;
-    extra = cJSON_CreateObject();
+    api_reply_bad_field(r, field, problem);
+    return NULL;
+}
+
+void api_reply_bad_field(struct gy_req *r, const char *field, const char *problem)
+{
+    cJSON *extra = cJSON_CreateObject();
+
     cJSON_AddStringToObject(extra, "field", field);
     cJSON_AddStringToObject(extra, "problem", problem);
     api_reply_error_ex(r, "invalid_field", extra, 0);
-    return NULL;
 }
 
 /* Does the Content-Type header name MIME (parameters such as charset allowed)? */

@@ -401,11 +401,8 @@ void push_events_list(struct gy_req *r)
     else if ((q = api_query(r, "before_id")) && gy_parse_ll(q, 1, INT64_MAX, &before) != GY_OK)
         bad = "before_id";
     if (bad) {
-        cJSON *extra = cJSON_CreateObject();
-        cJSON_AddStringToObject(extra, "field", bad);
-        cJSON_AddStringToObject(extra, "problem", "out_of_range");
         cJSON_Delete(body);
-        api_reply_error_ex(r, "invalid_field", extra, 0);
+        api_reply_bad_field(r, bad, "out_of_range");
         return;
     }
     if ((q = api_query(r, "verdict")))

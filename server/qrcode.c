@@ -29,15 +29,6 @@ struct qr {
     size_t len;
 };
 
-static void bad_field(struct gy_req *r, const char *field, const char *problem)
-{
-    cJSON *extra = cJSON_CreateObject();
-
-    cJSON_AddStringToObject(extra, "field", field);
-    cJSON_AddStringToObject(extra, "problem", problem);
-    api_reply_error_ex(r, "invalid_field", extra, 0);
-}
-
 static void reply_png(struct gy_req *r, const void *png, size_t len)
 {
     api_reply_raw(r, 200, "image/png", png, len);
@@ -82,11 +73,11 @@ static void made(void *arg, const struct wx_result *res, const unsigned char *pn
         return;
     }
     if (res->status == WX_INVALID)
-        bad_field(q->r, "scene", "bad_characters");
+        api_reply_bad_field(q->r, "scene", "bad_characters");
     else if (res->status == WX_ERRCODE && res->errcode == 41030)
         api_reply_error(q->r, "qrcode_page_invalid");
     else if (res->status == WX_ERRCODE && res->errcode == 40169)
-        bad_field(q->r, "scene", "bad_characters");
+        api_reply_bad_field(q->r, "scene", "bad_characters");
     else if (wx_result_is_transient(res))
         api_reply_error_ex(q->r, "wechat_unavailable", NULL, 5);
     else
@@ -113,17 +104,17 @@ void qrcode_create(struct gy_req *r)
     if (!scene)
         return;
     if (!wx_qrcode_scene_ok(scene))
-        return bad_field(r, "scene", "bad_characters");
+        return api_reply_bad_field(r, "scene", "bad_characters");
     if (page && (!cJSON_IsString(page) || strlen(page->valuestring) > 128 || !page_ok(page->valuestring)))
-        return bad_field(r, "page", "bad_page");
+        return api_reply_bad_field(r, "page", "bad_page");
     if (width && (!cJSON_IsNumber(width) || width->valuedouble < 280 || width->valuedouble > 1280))
-        return bad_field(r, "width", "out_of_range");
+        return api_reply_bad_field(r, "width", "out_of_range");
     if (check && !cJSON_IsBool(check))
-        return bad_field(r, "check_path", "not_a_boolean");
+        return api_reply_bad_field(r, "check_path", "not_a_boolean");
     if (env && (!cJSON_IsString(env) || (strcmp(env->valuestring, "release") &&
                                          strcmp(env->valuestring, "trial") &&
                                          strcmp(env->valuestring, "develop"))))
-        return bad_field(r, "env_version", "bad_value");
+        return api_reply_bad_field(r, "env_version", "bad_value");
 
     q = gy_calloc(1, sizeof *q);
     q->r = r;

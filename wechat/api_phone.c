@@ -3,6 +3,7 @@
  * the mini-program's getPhoneNumber button. POST
  * /wxa/business/getuserphonenumber?access_token=… {"code":…}.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,6 +35,12 @@ static void phone_done(void *arg, const struct wx_result *r, const cJSON *body,
         bad.status = WX_BADREPLY;
         bad.errmsg = "reply lacks phone_info.purePhoneNumber";
         p->cb(p->arg, &bad, NULL, NULL);
+        return;
+    }
+    if (cJSON_IsNumber(cc)) {   /* WeChat's own example sends it as a number */
+        char num[16];
+        snprintf(num, sizeof num, "%d", cc->valueint);
+        p->cb(p->arg, r, pure->valuestring, num);
         return;
     }
     p->cb(p->arg, r, pure->valuestring, cJSON_IsString(cc) ? cc->valuestring : "");

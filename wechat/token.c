@@ -38,6 +38,8 @@ struct wx_token {
     char failed[TOKEN_MAX];     /* the last token an API refused */
     int refreshing;
     int forced_once;            /* a force refresh was tried for FAILED */
+    int force_next;             /* the next refresh (only) asks force_refresh */
+    int start_failed;           /* a refresh could not start: flush reports it */
     struct waiter *waiters, **tail;
     struct event flush;         /* serves waiters from the cache, from the loop */
     struct wx_token_store store;
@@ -90,16 +92,26 @@ static void serve(struct wx_token *t, const struct wx_result *r)
     explicit_bzero(value, sizeof value);
 }
 
+static void start_refresh(struct wx_token *t);
+
+/* From the loop: serve the waiters from the cache, or report a refresh
+ * that could not start, or (the cache went stale meanwhile) refresh. */
 static void flush_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct wx_token *t = arg;
     struct wx_result ok = { .status = WX_OK, .errmsg = "ok", .rid = "" };
+    struct wx_result fail = { .status = WX_TRANSPORT, .errcode = -1,
+                              .errmsg = "cannot start the token request", .rid = "" };
 
-    if (fresh(t))
+    if (t->start_failed) {
+        t->start_failed = 0;
+        serve(t, &fail);
+    } else if (fresh(t)) {
         serve(t, &ok);
+    } else if (!t->refreshing && t->waiters) {
+        start_refresh(t);
+    }
 }
-
-static void start_refresh(struct wx_token *t);
 
 static void refresh_done(void *arg, const struct wx_result *r, const cJSON *body,
                          const struct wx_raw *raw)
@@ -127,6 +139,7 @@ static void refresh_done(void *arg, const struct wx_result *r, const cJSON *body
      * while WeChat still considers it current: force one refresh then. */
     if (!wx_client_token_classic(c) && strcmp(tok->valuestring, t->failed) == 0 && !t->forced_once) {
         t->forced_once = 1;
+        t->force_next = 1;
         start_refresh(t);
         return;
     }
@@ -164,7 +177,8 @@ static void start_refresh(struct wx_token *t)
         cJSON_AddStringToObject(body, "grant_type", "client_credential");
         cJSON_AddStringToObject(body, "appid", wx_client_appid(c));
         cJSON_AddStringToObject(body, "secret", wx_client_secret(c));
-        cJSON_AddBoolToObject(body, "force_refresh", t->forced_once && t->failed[0]);
+        cJSON_AddBoolToObject(body, "force_refresh", t->force_next);
+        t->force_next = 0;   /* one forced refresh, never a habit: it is limited to 20 a day */
         text = cJSON_PrintUnformatted(body);
         cJSON_Delete(body);
         rc = text ? wx_call_start_ex(c, "stable_token", "/cgi-bin/stable_token", NULL, 0, text, 0,
@@ -176,10 +190,11 @@ static void start_refresh(struct wx_token *t)
         }
     }
     if (rc != 0) {
-        struct wx_result r = { .status = WX_TRANSPORT, .errcode = -1,
-                               .errmsg = "cannot start the token request", .rid = "" };
+        /* Reported from the loop: callers are never called back inside their call. */
+        struct timeval zero = { 0, 0 };
         t->refreshing = 0;
-        serve(t, &r);
+        t->start_failed = 1;
+        evtimer_add(&t->flush, &zero);
     }
 }
 

@@ -61,7 +61,7 @@ struct sim_params {
 	/* business endpoints (api >= SIM_API_FIRST_AUTHED) */
 	char *access_token;          /* ?access_token= */
 	cJSON *body;                 /* the JSON object body, owned */
-	char *openid;                /* touser / openid, for the log and 43108 */
+	char *openid;                /* touser / openid: call log, 43108 */
 	char *template_id;           /* subscribe_send, for the log */
 	char *scene;                 /* getwxacodeunlimit, for the log */
 	int concurrent;              /* subscribe_send: another send to the
@@ -111,7 +111,7 @@ struct sim {
 	size_t ntemplates;
 	struct sim_page *pages;      /* /sim/pages, newest first */
 	size_t npages;
-	struct sim_credit *credits;  /* one-time consent per (openid, template) */
+	struct sim_credit *credits;  /* consent per (openid, template_id) */
 	size_t ncredits;
 	cJSON *messages;             /* array of sent messages, oldest first */
 

@@ -187,7 +187,8 @@ sim_ctl_clock(struct sim *sim, struct evhttp_request *req, cJSON *body)
 	long long advance;
 	cJSON *o;
 
-	if (sim_get_int(body, "advance_s", 0, 0, ADVANCE_MAX_S, &advance) != 0) {
+	if (sim_get_int(body, "advance_s", 0, 0, ADVANCE_MAX_S,
+	    &advance) != 0) {
 		sim_reply_ctl_error(req, 400,
 		    "advance_s must be a non-negative integer");
 		return;

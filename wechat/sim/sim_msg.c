@@ -319,7 +319,8 @@ check_data(const cJSON *data, const struct sim_template *t,
 		return 0;
 	}
 	if (cJSON_GetArraySize(data) == 0)
-		return sim_api_fail(a, 47003, "argument invalid! data is empty");
+		return sim_api_fail(a, 47003,
+		    "argument invalid! data is empty");
 	cJSON_ArrayForEach(item, data) {
 		rc = data_value(data, item->string, a, &value);
 		if (rc != 0)

@@ -172,7 +172,8 @@ finder(unsigned char m[MODULES][MODULES], int x, int y)
 			dark = i >= 0 && i <= 6 && j >= 0 && j <= 6 &&
 			    (i == 0 || i == 6 || j == 0 || j == 6 ||
 			    (i >= 2 && i <= 4 && j >= 2 && j <= 4));
-			m[yi][xi] = (unsigned char)(dark ? 1 : 2);  /* 2: fixed light */
+			/* 1: dark, 2: light (0: not drawn yet) */
+			m[yi][xi] = (unsigned char)(dark ? 1 : 2);
 		}
 	}
 }

@@ -238,7 +238,8 @@ xml_value(struct evbuffer *b, const char *name, const cJSON *v)
 		else
 			evbuffer_add_printf(b, "%.17g", d);
 	} else if (cJSON_IsBool(v)) {
-		evbuffer_add_printf(b, "%s", cJSON_IsTrue(v) ? "true" : "false");
+		evbuffer_add_printf(b, "%s",
+		    cJSON_IsTrue(v) ? "true" : "false");
 	} else if (cJSON_IsObject(v)) {
 		cJSON_ArrayForEach(item, v) {
 			if (xml_value(b, item->string, item) != 0)
@@ -635,7 +636,8 @@ sim_ctl_push(struct sim *sim, struct evhttp_request *req, cJSON *body)
 	if (err != NULL)
 		goto out;
 	if (s.tamper != NULL && strcmp(s.tamper, "signature") != 0 &&
-	    strcmp(s.tamper, "encrypt") != 0 && strcmp(s.tamper, "appid") != 0) {
+	    strcmp(s.tamper, "encrypt") != 0 &&
+	    strcmp(s.tamper, "appid") != 0) {
 		err = "tamper must be signature, encrypt or appid";
 		goto out;
 	}
@@ -833,7 +835,8 @@ sim_push_config_ok(const struct sim *sim)
 
 	if (sim->push_aes_key != NULL &&
 	    wx_push_key_parse(sim->push_aes_key, &key) != WX_CRYPTO_OK) {
-		sim_log("bad --push-aes-key, want 43 characters of [A-Za-z0-9]");
+		sim_log("bad --push-aes-key, "
+		    "want 43 characters of [A-Za-z0-9]");
 		return -1;
 	}
 	memset(&key, 0, sizeof(key));
