@@ -15,7 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum ctype { C_STR, C_BOOL, C_INT, C_LONG, C_LISTEN };
+/* C_OBJECT and C_ARRAY keep a JSON subtree that its module checks at start. */
+enum ctype { C_STR, C_BOOL, C_INT, C_LONG, C_LISTEN, C_OBJECT, C_ARRAY };
 
 struct ckey {
     const char *key;
@@ -60,6 +61,16 @@ static const struct ckey keys[] = {
     { "bind.max_failures", C_INT, OFF(bind.max_failures), "5", 1, 1000 },
     { "bind.window_s", C_LONG, OFF(bind.window_s), "3600", 1, 604800 },
     { "shutdown_timeout_s", C_LONG, OFF(shutdown_timeout_s), "10", 1, 600 },
+    { "notify.kinds", C_OBJECT, OFF(notify.kinds), "{}", 0, 0 },
+    { "notify.robots", C_OBJECT, OFF(notify.robots), "{}", 0, 0 },
+    { "notify.routes", C_ARRAY, OFF(notify.routes), "[]", 0, 0 },
+    { "notify.deadline_s", C_LONG, OFF(notify.deadline_s), "86400", 60, 2592000 },
+    { "notify.retry_base_s", C_LONG, OFF(notify.retry_base_s), "15", 1, 3600 },
+    { "notify.poll_ms", C_LONG, OFF(notify.poll_ms), "1000", 20, 60000 },
+    { "notify.batch", C_INT, OFF(notify.batch), "50", 1, 1000 },
+    { "notify.robot_fold_s", C_LONG, OFF(notify.robot_fold_s), "60", 0, 3600 },
+    { "notify.robot_per_minute", C_INT, OFF(notify.robot_per_minute), "20", 1, 20 },
+    { "notify.miniprogram_state", C_STR, OFF(notify.miniprogram_state), "formal", 5, 9 },
 };
 
 /* Environment variables that override a key (secrets need not sit in the file). */
@@ -114,6 +125,17 @@ static int set_text(struct gy_config *cfg, const struct ckey *k, const char *v)
         *slot = gy_strdup(v);
         return GY_OK;
     }
+    case C_OBJECT:
+    case C_ARRAY: {
+        cJSON **slot = (cJSON **)(base + k->off), *j = cJSON_Parse(v);
+        if (k->type == C_OBJECT ? !cJSON_IsObject(j) : !cJSON_IsArray(j)) {
+            cJSON_Delete(j);
+            return GY_ERR;
+        }
+        cJSON_Delete(*slot);
+        *slot = j;
+        return GY_OK;
+    }
     case C_BOOL:
         if (strcmp(v, "true") && strcmp(v, "false"))
             return GY_ERR;
@@ -138,6 +160,8 @@ static const char *type_name(enum ctype t)
     case C_STR: return "a string";
     case C_LISTEN: return "\"HOST:PORT\"";
     case C_BOOL: return "true or false";
+    case C_OBJECT: return "a JSON object";
+    case C_ARRAY: return "a JSON array";
     default: return "a whole number";
     }
 }
@@ -153,6 +177,13 @@ static int set_json(struct gy_config *cfg, const struct ckey *k, const cJSON *v)
         return cJSON_IsString(v) ? set_text(cfg, k, v->valuestring) : GY_ERR;
     case C_BOOL:
         return cJSON_IsBool(v) ? set_text(cfg, k, cJSON_IsTrue(v) ? "true" : "false") : GY_ERR;
+    case C_OBJECT:
+    case C_ARRAY:
+        if (k->type == C_OBJECT ? !cJSON_IsObject(v) : !cJSON_IsArray(v))
+            return GY_ERR;
+        cJSON_Delete(*(cJSON **)((char *)cfg + k->off));
+        *(cJSON **)((char *)cfg + k->off) = cJSON_Duplicate(v, true);
+        return GY_OK;
     default:
         if (!cJSON_IsNumber(v) || v->valuedouble != (double)(long long)v->valuedouble)
             return GY_ERR;
@@ -169,14 +200,14 @@ static int walk(struct gy_config *cfg, const cJSON *obj, const char *prefix,
         const struct ckey *k;
 
         snprintf(name, sizeof name, "%s%s", prefix, it->string);
-        if (cJSON_IsObject(it)) {
+        k = find_key(name);
+        if (cJSON_IsObject(it) && !(k && k->type == C_OBJECT)) {
             char sub[130];
             snprintf(sub, sizeof sub, "%s.", name);
             if (walk(cfg, it, sub, err, errsz) != GY_OK)
                 return GY_ERR;
             continue;
         }
-        k = find_key(name);
         if (!k) {
             snprintf(err, errsz, "config: unknown key %s", name);
             return GY_ERR;
@@ -331,6 +362,8 @@ void config_free(struct gy_config *cfg)
     for (size_t i = 0; i < GY_ARRAY_LEN(keys); i++)
         if (keys[i].type == C_STR)
             free(*(char **)(base + keys[i].off));
+        else if (keys[i].type == C_OBJECT || keys[i].type == C_ARRAY)
+            cJSON_Delete(*(cJSON **)(base + keys[i].off));
     memset(cfg, 0, sizeof *cfg);
 }
 

@@ -140,6 +140,18 @@ struct gy_config {
         long window_s;            /* ... within this window */
     } bind;
     long shutdown_timeout_s;
+    struct {
+        cJSON *kinds;             /* kind -> {template_id, page, data, fallback, channel, robot_*} */
+        cJSON *robots;            /* robot name -> webhook URL */
+        cJSON *routes;            /* [{kind, department, robot}] */
+        long deadline_s;          /* give up on a notification this long after it was made */
+        long retry_base_s;        /* first back-off after a transient failure */
+        long poll_ms;             /* how often the delivery worker looks for due rows */
+        int batch;                /* rows taken per look */
+        long robot_fold_s;        /* robot alerts of one kind and group gathered this long */
+        int robot_per_minute;     /* WeCom's limit per robot */
+        char *miniprogram_state;  /* formal | trial | developer */
+    } notify;
 };
 
 /* Load defaults, then FILE (NULL = defaults only), then environment
@@ -288,6 +300,8 @@ void api_reply_bad_field(struct gy_req *r, const char *field, const char *proble
 void metrics_init(void);
 void metrics_request(const char *route, int status, double ms);
 void metrics_wechat(const char *api, long errcode, double ms);
+/* A notification of KIND entered STATUS. */
+void metrics_notify(const char *kind, const char *status);
 void metrics_free(void);
 void metrics_get(struct gy_req *r);
 void health_get(struct gy_req *r);
@@ -343,6 +357,9 @@ extern const struct db_sqlset wxlink_sql;
 extern const struct db_sqlset bind_sql;
 extern const struct db_sqlset push_sql;
 extern const struct db_sqlset qrcode_sql;
+extern const struct db_sqlset notify_sql;
+extern const struct db_sqlset deliver_sql;
+extern const struct db_sqlset consent_sql;
 
 /* The loop thread's read connection (short indexed reads only). */
 struct db_conn *db_reader(void);
@@ -369,6 +386,8 @@ long writer_depth(void);
 void writer_stats(uint64_t *commits, uint64_t *units);
 /* Finish every queued unit, stop the thread, close its connection. */
 void writer_stop(void);
+/* FN runs on the loop thread after each batch's completions (NULL: none). */
+void writer_set_after_commit(void (*fn)(void));
 
 /* ==== auth.c: login, sessions, API keys ==== */
 
@@ -395,6 +414,71 @@ void push_events_list(struct gy_req *r);
 /* ==== qrcode.c: QR codes for posters ==== */
 
 void qrcode_create(struct gy_req *r);
+
+/* ==== notify.c: notification kinds, the outbox call, HR's list ==== */
+
+/* One kind of notification, from notify.kinds in the config. */
+struct notify_kind {
+    char *name;
+    char *template_id;          /* NULL for robot-only kinds */
+    char *page;                 /* may hold {field}; NULL = none */
+    struct {
+        char *key;              /* template key: thing1, time3 ... */
+        char *field;            /* the feature's field that fills it */
+    } *data;
+    size_t ndata;
+    bool robot_only;            /* "channel": "robot": supervisors' alerts */
+    bool fallback_robot;        /* skipped (no consent, not bound) -> robot */
+    char *robot_title;          /* the robot message's heading */
+    char *robot_line;           /* one line per notification, {field} filled */
+};
+
+/* Check notify.kinds/robots/routes at start; one line naming the key. */
+int notify_config_check(const struct gy_config *cfg, char *err, size_t errsz);
+void notify_config_free(void);
+const struct notify_kind *notify_kind(const char *name);
+const struct notify_kind *notify_kinds(size_t *n);
+/* The robot (name in notify.robots) for KIND in DEPARTMENT, or NULL. */
+const char *notify_route(const char *kind, const char *department);
+const char *notify_robot_url(const char *robot);
+/* TMPL with "{name}" replaced by FIELDS' values. Caller frees. */
+char *notify_render(const char *tmpl, const cJSON *fields);
+
+/*
+ * The one call a feature makes: inside its own writer unit, queue a
+ * notification of KIND for EMPLOYEE_NO with FIELDS (read, not taken), so
+ * the change and its notification commit together. Robot-only kinds go
+ * to the robot routed for the employee's department. GY_ERR only on a
+ * database failure (the unit should then fail); an unknown kind is
+ * logged, queues nothing and returns GY_OK.
+ */
+int notify_enqueue(struct db_conn *c, const char *kind, const char *employee_no, const cJSON *fields);
+/* Inside a writer unit: a robot row for K (fallback routing). *ID set. */
+int notify_enqueue_robot(struct db_conn *c, const struct notify_kind *k, const char *employee_no,
+                         const char *fields, int64_t *id);
+void notify_list(struct gy_req *r);
+void notify_testing(struct gy_req *r);
+
+/* ==== deliver.c: the delivery worker ==== */
+
+int deliver_start(struct event_base *base, const struct gy_config *cfg);
+/* Look for due rows soon (after a commit that queued some). */
+void deliver_kick(void);
+void deliver_stop(void);
+/* Rows being sent right now (for shutdown and /metrics). */
+int deliver_inflight(void);
+
+/* ==== consent.c: one-time subscription credits ==== */
+
+void consent_post(struct gy_req *r);
+void consent_get(struct gy_req *r);
+/* Inside a writer unit: the taps of a subscribe_msg_popup_event or
+ * subscribe_msg_change_event (normalised: List is an array). */
+int consent_from_push(struct db_conn *c, const char *openid, const cJSON *event);
+/* Inside a writer unit: credits left for OPENID and TEMPLATE (0 if none). */
+long consent_credits(struct db_conn *c, const char *openid, const char *template_id);
+/* Inside a writer unit: a send succeeded (-1) or WeChat said 43101 (0). */
+int consent_spend(struct db_conn *c, const char *openid, const char *template_id, bool exhausted);
 
 /* ==== xml.c: WeChat's XML pushes as JSON ==== */
 

@@ -59,7 +59,7 @@ static int make_dirs(const char *path)
 
 static void drain_check(evutil_socket_t fd, short what, void *arg)
 {
-    if (http_inflight() == 0 && writer_depth() == 0 && http_unflushed() == 0) {
+    if (http_inflight() == 0 && writer_depth() == 0 && http_unflushed() == 0 && deliver_inflight() == 0) {
         event_base_loopbreak(M.base);
     } else if (clock_mono_ms() > M.deadline_ms) {
         gy_log(LOG_WARN, "shutdown timeout: %d requests still in flight, %ld writes queued",
@@ -81,6 +81,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     }
     gy_log(LOG_INFO, "signal %d: no longer accepting; finishing %d requests", (int)sig, http_inflight());
     http_stop_accepting();
+    deliver_stop();   /* no new sends; those under way finish */
     M.deadline_ms = clock_mono_ms() + (double)M.cfg->shutdown_timeout_s * 1000.0;
     M.drain = event_new(M.base, -1, EV_PERSIST, drain_check, NULL);
     event_add(M.drain, &tick);
@@ -113,6 +114,7 @@ static int serve(const struct gy_config *cfg)
         goto out;
     metrics_init();
     auth_init(M.base, cfg);
+    deliver_start(M.base, cfg);
     sigs[0] = evsignal_new(M.base, SIGTERM, on_signal, NULL);
     sigs[1] = evsignal_new(M.base, SIGINT, on_signal, NULL);
     event_add(sigs[0], NULL);
@@ -127,6 +129,7 @@ out:
     if (err[0])
         gy_log(LOG_ERROR, "%s", err);
     /* Writer first: its last completions may still reply to requests. */
+    deliver_stop();
     writer_stop();
     wxlink_free();
     auth_free();
@@ -207,10 +210,17 @@ int main(int argc, char **argv)
         fprintf(stderr, "gongyoud: %s\n", err);
         return 2;
     }
+    if (notify_config_check(&cfg, err, sizeof err) != GY_OK) {
+        fprintf(stderr, "gongyoud: %s\n", err);
+        notify_config_free();
+        config_free(&cfg);
+        return 2;
+    }
     log_set_level(log_level_parse(cfg.log_level));
     clock_enable_testing(cfg.testing_clock);
     if (make_dirs(cfg.data_dir) != GY_OK) {
         fprintf(stderr, "gongyoud: cannot create data_dir %s: %s\n", cfg.data_dir, strerror(errno));
+        notify_config_free();
         config_free(&cfg);
         return 1;
     }
@@ -218,6 +228,7 @@ int main(int argc, char **argv)
         rc = run_command(&cfg, argc - i, argv + i);
     else
         rc = serve(&cfg);
+    notify_config_free();
     config_free(&cfg);
     return rc == GY_OK ? 0 : 1;
 }

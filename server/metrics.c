@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <pthread.h>
+
 #include <event2/buffer.h>
 
 static const double buckets_ms[] = { 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000 };
@@ -38,6 +40,17 @@ struct wx_count {
     double sum_ms;
     struct wx_count *next;
 };
+
+/* Notification counters: written from the writer thread too, so locked. */
+struct notify_count {
+    char kind[64];
+    char status[16];
+    uint64_t n;
+    struct notify_count *next;
+};
+
+static pthread_mutex_t notify_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct notify_count *notifies;
 
 static struct req_count *reqs;
 static struct route_hist *hists;
@@ -97,8 +110,33 @@ void metrics_wechat(const char *api, long errcode, double ms)
     c->sum_ms += ms;
 }
 
+void metrics_notify(const char *kind, const char *status)
+{
+    struct notify_count *c;
+
+    pthread_mutex_lock(&notify_mu);
+    for (c = notifies; c && !(strcmp(c->kind, kind) == 0 && strcmp(c->status, status) == 0); c = c->next)
+        ;
+    if (!c) {
+        c = gy_calloc(1, sizeof *c);
+        snprintf(c->kind, sizeof c->kind, "%s", kind);
+        snprintf(c->status, sizeof c->status, "%s", status);
+        c->next = notifies;
+        notifies = c;
+    }
+    c->n++;
+    pthread_mutex_unlock(&notify_mu);
+}
+
 void metrics_free(void)
 {
+    pthread_mutex_lock(&notify_mu);
+    while (notifies) {
+        struct notify_count *n = notifies->next;
+        free(notifies);
+        notifies = n;
+    }
+    pthread_mutex_unlock(&notify_mu);
     while (reqs) {
         struct req_count *n = reqs->next;
         free(reqs);
@@ -168,6 +206,16 @@ void metrics_get(struct gy_req *r)
     for (struct wx_count *c = wxs; c; c = c->next)
         evbuffer_add_printf(b, "gongyou_wechat_calls_total{api=\"%s\",errcode=\"%ld\"} %llu\n",
                             c->api, c->errcode, (unsigned long long)c->n);
+    evbuffer_add_printf(b, "# HELP gongyou_notifications_total Notifications entering each status, by kind.\n"
+                           "# TYPE gongyou_notifications_total counter\n");
+    pthread_mutex_lock(&notify_mu);
+    for (struct notify_count *c = notifies; c; c = c->next)
+        evbuffer_add_printf(b, "gongyou_notifications_total{kind=\"%s\",status=\"%s\"} %llu\n",
+                            c->kind, c->status, (unsigned long long)c->n);
+    pthread_mutex_unlock(&notify_mu);
+    evbuffer_add_printf(b, "# HELP gongyou_notifications_inflight Notifications being sent.\n"
+                           "# TYPE gongyou_notifications_inflight gauge\n"
+                           "gongyou_notifications_inflight %d\n", deliver_inflight());
     len = evbuffer_get_length(b);
     text = gy_malloc(len + 1);
     evbuffer_remove(b, text, len);

@@ -287,6 +287,20 @@ out:
 
 /* ---- the journal ---- */
 
+/* Subscribe events move the consent ledger, in the journal's transaction. */
+static int consent_from_payload(struct db_conn *c, struct push *p)
+{
+    cJSON *ev;
+    int rc;
+
+    if (strncmp(p->event, "subscribe_msg_", 14) != 0)
+        return GY_OK;
+    ev = cJSON_Parse(p->payload);
+    rc = consent_from_push(c, p->openid, ev);
+    cJSON_Delete(ev);
+    return rc;
+}
+
 static int journal(struct db_conn *c, void *arg)
 {
     struct push *p = arg;
@@ -306,7 +320,7 @@ static int journal(struct db_conn *c, void *arg)
         rc = sqlite3_step(st);
         db_done(st, 0);
         if (rc == SQLITE_ROW)
-            return GY_OK;
+            return consent_from_payload(c, p);
         if (rc != SQLITE_DONE)
             return db_fail(c, "push: cannot journal");
         p->verdict = "duplicate";   /* WeChat's retry of one we have */

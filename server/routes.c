@@ -38,6 +38,10 @@ static const struct route table[] = {
     { "POST",   "/wx/push",                              push_post,         R_PUBLIC | R_PUSHPATH | R_RAW, 0, NULL },
     { "GET",    "/api/v1/admin/wechat/events",           push_events_list,  R_HR, 0, NULL },
     { "POST",   "/api/v1/admin/qrcodes",                 qrcode_create,     R_HR | R_JSON, 4096, NULL },
+    { "GET",    "/api/v1/subscriptions",                 consent_get,       R_AUTH, 0, NULL },
+    { "POST",   "/api/v1/subscriptions",                 consent_post,      R_AUTH | R_JSON, 8192, NULL },
+    { "GET",    "/api/v1/admin/notifications",           notify_list,       R_HR, 0, NULL },
+    { "POST",   "/testing/notify",                       notify_testing,    R_PUBLIC | R_JSON | R_TESTING, 65536, NULL },
     { "POST",   "/testing/clock",                        testing_clock_set, R_PUBLIC | R_JSON | R_TESTING, 1024, NULL },
 };
 

@@ -46,7 +46,13 @@ static struct {
     int max_batch;
     atomic_long depth;
     atomic_ullong commits, units;
+    void (*after_commit)(void);   /* loop thread, after each batch's completions */
 } W;
+
+void writer_set_after_commit(void (*fn)(void))
+{
+    W.after_commit = fn;
+}
 
 long writer_depth(void)
 {
@@ -161,6 +167,8 @@ static void on_done(evutil_socket_t fd, short what, void *arg)
         free(list);
         list = next;
     }
+    if (W.after_commit)
+        W.after_commit();
 }
 
 int writer_start(struct event_base *base, const struct gy_config *cfg, char *err, size_t errsz)

@@ -26,6 +26,7 @@
 
 #define MAX_BODY (1024L * 1024L)    /* a larger reply is WX_BADREPLY */
 #define MAX_BACKOFF_MS 60000L       /* cap of one back-off, before jitter */
+#define MIN_URL_KEY 8               /* shorter query values of a whole URL are not keys */
 
 /* One socket curl asked us to watch; curl keeps it with curl_multi_assign. */
 struct sock {
@@ -42,6 +43,7 @@ struct call {
     struct wx_client *c;
     const char *api;                /* name for the observer; not owned */
     char *url;                      /* may hold the secret: never exposed */
+    size_t own_query_end;           /* whole-URL PATH: end of its own query in url, else 0 */
     char *post;                     /* JSON body, NULL for a GET; may hold the secret */
     struct curl_slist *headers;     /* for a POST */
     CURL *easy;                     /* the attempt under way, else NULL */
@@ -258,6 +260,35 @@ static int is_binary(const struct call *call, long http)
     return i < call->body_len && p[i] != '{';
 }
 
+/*
+ * True when S quotes a value of the query that came with a whole-URL PATH
+ * (a webhook's key=...). Values shorter than MIN_URL_KEY are not taken
+ * for keys: WeCom's are 36-character UUIDs, and short ones would withhold
+ * innocent messages.
+ */
+static int quotes_url_key(const struct call *call, const char *s)
+{
+    const char *q = call->own_query_end ? strchr(call->url, '?') : NULL;
+    const char *end = call->url + call->own_query_end;
+    size_t slen = strlen(s), n, i;
+    const char *amp, *eq;
+
+    if (!q)
+        return 0;
+    for (q++; q < end; q = amp + 1) {
+        amp = memchr(q, '&', (size_t)(end - q));
+        if (!amp)
+            amp = end;
+        eq = memchr(q, '=', (size_t)(amp - q));
+        eq = eq ? eq + 1 : q;
+        n = (size_t)(amp - eq);
+        for (i = 0; n >= MIN_URL_KEY && i + n <= slen; i++)
+            if (memcmp(s + i, eq, n) == 0)
+                return 1;
+    }
+    return 0;
+}
+
 static void classify(struct call *call, CURLcode res, long http,
                      struct wx_result *r, cJSON **jsonp)
 {
@@ -340,6 +371,11 @@ out:
     if (secret[0] && strstr(call->errmsg, secret))
         set_errmsg(call, "message withheld: it quotes the secret");
     if (secret[0] && strstr(call->rid, secret))
+        call->rid[0] = '\0';
+    /* nor the key of a whole URL (a WeCom webhook) */
+    if (quotes_url_key(call, call->errmsg))
+        set_errmsg(call, "message withheld: it quotes the URL's key");
+    if (quotes_url_key(call, call->rid))
         call->rid[0] = '\0';
     *jsonp = json;
 }
@@ -543,24 +579,35 @@ int wx_fail_later(struct wx_client *c, enum wx_status status, const char *errmsg
     return 0;
 }
 
-/* Base URL + PATH + escaped QUERY, in a new string, or NULL. */
+/* True when PATH is a whole URL rather than a path under api_base. */
+static int is_whole_url(const char *path)
+{
+    return strncmp(path, "http://", 7) == 0 || strncmp(path, "https://", 8) == 0;
+}
+
+/*
+ * Base URL + PATH + escaped QUERY, in a new string, or NULL. A whole-URL
+ * PATH stands alone, and QUERY follows its own query with '&'.
+ */
 static char *build_url(const struct wx_client *c, const char *path,
                        const struct wx_param *query, size_t nquery)
 {
+    const char *base = is_whole_url(path) ? "" : c->api_base;
+    char sep = base[0] == '\0' && strchr(path, '?') ? '&' : '?';
     size_t size, len, i;
     char *url = NULL;
     int n;
 
-    size = strlen(c->api_base) + strlen(path) + 2;
+    size = strlen(base) + strlen(path) + 2;
     for (i = 0; i < nquery; i++)
         size += strlen(query[i].key) + 3 * strlen(query[i].value) + 2;
     url = malloc(size);
     if (!url)
         goto out;
-    len = (size_t)snprintf(url, size, "%s%s", c->api_base, path);
+    len = (size_t)snprintf(url, size, "%s%s", base, path);
     for (i = 0; i < nquery; i++) {
         len += (size_t)snprintf(url + len, size - len, "%c%s=",
-                                i == 0 ? '?' : '&', query[i].key);
+                                i == 0 ? sep : '&', query[i].key);
         n = wx_url_escape(query[i].value, url + len, size - len);
         if (n < 0) {
             scrub_free(url);
@@ -610,6 +657,8 @@ int wx_call_start_ex(struct wx_client *c, const char *api, const char *path,
     call->url = build_url(c, path, query, nquery);
     if (!call->url)
         goto out;
+    if (is_whole_url(path))
+        call->own_query_end = strlen(path);
     if (json_body) {
         call->post = strdup(json_body);
         if (!call->post)

@@ -209,6 +209,19 @@ int wx_qrcode_unlimited(struct wx_client *c, const struct wx_qrcode *q, wx_qrcod
 /* True when SCENE is a valid QR scene (pure). */
 int wx_qrcode_scene_ok(const char *scene);
 
+/*
+ * WeCom (企业微信) group robot: POST a markdown message to WEBHOOK, a full
+ * URL such as https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=KEY
+ * (its key is a secret: never logged or passed to the observer). Errors:
+ * 93000 bad webhook key, 45009 over the robot's 20 messages a minute (not
+ * retried here: the caller waits for the next minute), -1 busy (retried).
+ * MARKDOWN is 1..4096 bytes of UTF-8 (else WX_INVALID, no call made).
+ * Observer api name "robot_send".
+ */
+typedef void wx_robot_cb(void *arg, const struct wx_result *r);
+int wx_robot_send(struct wx_client *c, const char *webhook, const char *markdown,
+                  wx_robot_cb *cb, void *arg);
+
 /* ==== Message push and open data: signatures and encryption (crypto.c) ====
  * Pure functions over OpenSSL; see WECHAT.md section d and vectors V1-V6. */
 

@@ -46,6 +46,10 @@ struct wx_raw {
 /*
  * Start a request to {api_base}{PATH}?{QUERY...}: a GET, or a POST of
  * JSON_BODY (copied; Content-Type application/json) when it is not NULL.
+ * A PATH beginning with "http://" or "https://" is the whole URL instead
+ * (a WeCom webhook): QUERY follows it, after '&' when it has a '?'; its
+ * own query values are treated like the secret (an errmsg or rid quoting
+ * one of 8 bytes or more is withheld).
  * API is the short name given to the observer and must outlive the call
  * (use a string literal). The URL and the body may hold the secret: the
  * transport never logs them or passes them on. DONE runs exactly once,

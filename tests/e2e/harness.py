@@ -157,6 +157,14 @@ class Proc:
         self._close()
         return self.returncode
 
+    def kill9(self, timeout=STOP_TIMEOUT_S):
+        """SIGKILL, as a crash or the OOM killer would; waits for it."""
+        self.stopped = True
+        self.p.kill()
+        self.returncode = self.p.wait(timeout=timeout)
+        self._close()
+        return self.returncode
+
     def _close(self):
         try:
             rest = self.p.stdout.read()

@@ -62,6 +62,7 @@ static const struct route routes[] = {
 	{ "/wxa/business/getuserphonenumber", EVHTTP_REQ_POST, SIM_API_PHONE,
 	    NULL },
 	{ "/wxa/getwxacodeunlimit", EVHTTP_REQ_POST, SIM_API_QRCODE, NULL },
+	{ "/cgi-bin/webhook/send", EVHTTP_REQ_POST, SIM_API_ROBOT_SEND, NULL },
 	{ "/sim/code", EVHTTP_REQ_POST, -1, sim_ctl_code },
 	{ "/sim/faults", EVHTTP_REQ_POST, -1, sim_ctl_faults },
 	{ "/sim/reset", EVHTTP_REQ_POST, -1, sim_ctl_reset },
@@ -76,12 +77,13 @@ static const struct route routes[] = {
 	{ "/sim/phonecode", EVHTTP_REQ_POST, -1, sim_ctl_phonecode },
 	{ "/sim/push", EVHTTP_REQ_POST, -1, sim_ctl_push },
 	{ "/sim/push/verify", EVHTTP_REQ_POST, -1, sim_ctl_push_verify },
+	{ "/sim/robot", EVHTTP_REQ_GET, -1, sim_ctl_robot },
 };
 
 static const char *const api_names[SIM_API_COUNT] = {
 	"jscode2session", "token", "stable_token",
 	"subscribe_send", "msg_sec_check", "getuserphonenumber",
-	"getwxacodeunlimit",
+	"getwxacodeunlimit", "robot_send",
 };
 
 /*==== Shared helpers ====*/
@@ -598,6 +600,7 @@ out:
 	sim_api_reset(&sim);
 	sim_msg_reset(&sim);
 	sim_wxa_reset(&sim);
+	sim_robot_reset(&sim);
 	if (sigint != NULL)
 		event_free(sigint);
 	if (sigterm != NULL)

@@ -24,10 +24,12 @@ enum sim_api {
 	SIM_API_MSG_SEC_CHECK,
 	SIM_API_PHONE,
 	SIM_API_QRCODE,
+	SIM_API_ROBOT_SEND,          /* WeCom's webhook: ?key=, no token */
 	SIM_API_COUNT
 };
 
-/* The first endpoint that needs an access token and a JSON body. */
+/* The first endpoint that needs an access token and a JSON body (up to
+ * SIM_API_QRCODE; robot_send has its own parameters). */
 #define SIM_API_FIRST_AUTHED SIM_API_SUBSCRIBE_SEND
 
 #define SIM_CALLS_MAX 10000      /* call log entries kept (oldest dropped) */
@@ -44,6 +46,7 @@ struct sim_credit;               /* sim_msg.c */
 struct sim_word;                 /* sim_wxa.c */
 struct sim_phone;                /* sim_wxa.c */
 struct sim_push;                 /* sim_push.c */
+struct sim_robot;                /* sim_robot.c */
 
 /*
  * What a WeChat-endpoint call asked for, parsed once on arrival (query
@@ -66,6 +69,9 @@ struct sim_params {
 	char *scene;                 /* getwxacodeunlimit, for the log */
 	int concurrent;              /* subscribe_send: another send to the
 	                              * same openid was being answered */
+
+	/* robot_send (WeCom): also body and bad_body */
+	char *key;                   /* ?key= */
 };
 
 /*
@@ -124,6 +130,11 @@ struct sim {
 	/* sim_push.c */
 	struct sim_push *pushes;     /* pushes waiting on the push URL */
 	size_t npushes;
+
+	/* sim_robot.c */
+	struct sim_robot *robots;    /* rate state per webhook key */
+	size_t nrobots;
+	cJSON *robot_messages;       /* array of accepted messages, oldest first */
 };
 
 /* sim.c */
@@ -212,6 +223,13 @@ void sim_ctl_push(struct sim *sim, struct evhttp_request *req, cJSON *body);
 void sim_ctl_push_verify(struct sim *sim, struct evhttp_request *req,
     cJSON *body);
 void sim_push_shutdown(struct sim *sim);
+
+/* sim_robot.c */
+void sim_robot_params(struct evhttp_request *req, struct sim_params *p);
+int sim_robot_send(struct sim *sim, const struct sim_params *p,
+    struct sim_answer *a);
+void sim_ctl_robot(struct sim *sim, struct evhttp_request *req, cJSON *body);
+void sim_robot_reset(struct sim *sim);
 
 /* sim_ctl.c */
 int sim_get_int(const cJSON *body, const char *name, long long def,

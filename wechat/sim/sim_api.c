@@ -155,7 +155,7 @@ params_authed(int api, struct evhttp_request *req, struct sim_params *p)
 
 /*
  * Fills *p from req: the query string, or for stable_token the JSON body,
- * or for the business endpoints both. Absent and empty parameters are
+ * or for the business endpoints and robot_send (sim_robot.c) both. Absent and empty parameters are
  * NULL. A body that is not a JSON object, or (stable_token) has a field of
  * the wrong type, sets p->bad_body. Returns 0.
  * Release *p with sim_params_clear.
@@ -171,6 +171,10 @@ sim_params_parse(int api, struct evhttp_request *req, struct sim_params *p)
 	int empty;
 
 	memset(p, 0, sizeof(*p));
+	if (api == SIM_API_ROBOT_SEND) {
+		sim_robot_params(req, p);
+		return 0;
+	}
 	if (api >= SIM_API_FIRST_AUTHED) {
 		params_authed(api, req, p);
 		return 0;
@@ -220,6 +224,7 @@ sim_params_clear(struct sim_params *p)
 	free(p->openid);
 	free(p->template_id);
 	free(p->scene);
+	free(p->key);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -531,6 +536,8 @@ sim_api_answer(struct sim *sim, int api, const struct sim_params *p,
 		return sim_wxa_phone(sim, p, a);
 	case SIM_API_QRCODE:
 		return sim_wxa_qrcode(sim, p, a);
+	case SIM_API_ROBOT_SEND:
+		return sim_robot_send(sim, p, a);
 	default:
 		return -1;
 	}

@@ -129,7 +129,8 @@ sim_ctl_faults(struct sim *sim, struct evhttp_request *req, cJSON *body)
 	if (!sim_fault_api_ok(api)) {
 		sim_reply_ctl_error(req, 400, "api must be one of "
 		    "jscode2session, token, stable_token, subscribe_send, "
-		    "msg_sec_check, getuserphonenumber, getwxacodeunlimit, *");
+		    "msg_sec_check, getuserphonenumber, getwxacodeunlimit, "
+		    "robot_send, *");
 		return;
 	}
 	if (sim_get_int(body, "errcode", -1, INT_MIN, INT_MAX, &errcode) != 0) {
@@ -166,7 +167,8 @@ sim_ctl_faults(struct sim *sim, struct evhttp_request *req, cJSON *body)
 
 /*
  * POST /sim/reset -> {"ok":true}: codes, tokens, faults, log, clock,
- * templates, pages, consent, messages, sensitive words, phone codes.
+ * templates, pages, consent, messages, sensitive words, phone codes,
+ * robot messages and rate state.
  */
 void
 sim_ctl_reset(struct sim *sim, struct evhttp_request *req, cJSON *body)
@@ -176,6 +178,7 @@ sim_ctl_reset(struct sim *sim, struct evhttp_request *req, cJSON *body)
 	sim_fault_reset(sim);
 	sim_msg_reset(sim);
 	sim_wxa_reset(sim);
+	sim_robot_reset(sim);
 	sim->offset_ms = 0;
 	reply_ok(req);
 }

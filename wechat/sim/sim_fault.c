@@ -23,6 +23,7 @@ enum {
 	MATCH_MSG_SEC_CHECK,
 	MATCH_PHONE,
 	MATCH_QRCODE,
+	MATCH_ROBOT_SEND,
 	MATCH_ANY
 };
 
@@ -59,6 +60,7 @@ struct sim_rec {
 	char *openid;                /* owned: subscribe_send, msg_sec_check */
 	char *template_id;           /* owned: subscribe_send */
 	char *scene;                 /* owned: getwxacodeunlimit */
+	char *key;                   /* owned: robot_send (a sim key, no secret) */
 	int secret_ok;
 	int force_refresh;           /* stable_token only */
 	int64_t at_ms;               /* arrival, sim clock */
@@ -97,6 +99,7 @@ rec_clear(struct sim_rec *r)
 	free(r->openid);
 	free(r->template_id);
 	free(r->scene);
+	free(r->key);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -128,6 +131,7 @@ rec_add(struct sim *sim, int api, const struct sim_params *p)
 	r->openid = p->openid ? sim_strdup(p->openid) : NULL;
 	r->template_id = p->template_id ? sim_strdup(p->template_id) : NULL;
 	r->scene = p->scene ? sim_strdup(p->scene) : NULL;
+	r->key = p->key ? sim_strdup(p->key) : NULL;
 	r->secret_ok = p->secret != NULL && strcmp(p->secret, sim->secret) == 0;
 	r->force_refresh = p->force_refresh;
 	r->at_ms = sim_now_ms(sim);
@@ -164,7 +168,8 @@ add_string_or_null(cJSON *o, const char *name, const char *value)
  * The call log as {"calls":[...]} in arrival order; caller frees. A call
  * still waiting on a fault delay shows "pending":true and errcode null.
  * Business endpoints add "openid" (subscribe_send's touser, msg_sec_check's
- * openid), "template_id" (subscribe_send) and "scene" (getwxacodeunlimit).
+ * openid), "template_id" (subscribe_send), "scene" (getwxacodeunlimit) and
+ * "key" (robot_send).
  */
 cJSON *
 sim_calls_json(const struct sim *sim)
@@ -198,6 +203,8 @@ sim_calls_json(const struct sim *sim)
 			add_string_or_null(o, "template_id", r->template_id);
 		if (r->api == SIM_API_QRCODE)
 			add_string_or_null(o, "scene", r->scene);
+		if (r->api == SIM_API_ROBOT_SEND)
+			add_string_or_null(o, "key", r->key);
 		if (r->pending)
 			cJSON_AddNullToObject(o, "errcode");
 		else
@@ -225,6 +232,7 @@ match_parse(const char *api)
 		[MATCH_MSG_SEC_CHECK] = "msg_sec_check",
 		[MATCH_PHONE] = "getuserphonenumber",
 		[MATCH_QRCODE] = "getwxacodeunlimit",
+		[MATCH_ROBOT_SEND] = "robot_send",
 		[MATCH_ANY] = "*",
 	};
 
@@ -260,6 +268,8 @@ matches(int match, int api)
 		return api == SIM_API_PHONE;
 	case MATCH_QRCODE:
 		return api == SIM_API_QRCODE;
+	case MATCH_ROBOT_SEND:
+		return api == SIM_API_ROBOT_SEND;
 	default:
 		return 1;
 	}
@@ -340,6 +350,26 @@ pending_unlink(struct sim_call *call)
 	call->prev = call->next = NULL;
 }
 
+/*
+ * An errcode answer with HTTP 200: WeChat's errmsg gets a rid tail, WeCom's
+ * (robot_send) is sent as it is.
+ */
+static void
+reply_errcode(struct evhttp_request *req, int api, int errcode,
+    const char *text)
+{
+	cJSON *body;
+
+	if (api != SIM_API_ROBOT_SEND) {
+		sim_reply_wx_error(req, 200, errcode, text);
+		return;
+	}
+	body = cJSON_CreateObject();
+	cJSON_AddNumberToObject(body, "errcode", errcode);
+	cJSON_AddStringToObject(body, "errmsg", text);
+	sim_reply_json(req, 200, body, 1);
+}
+
 /* The normal answer: sim_api.c decides, we send and log it. */
 static void
 call_answer(struct sim_call *call)
@@ -354,7 +384,7 @@ call_answer(struct sim_call *call)
 	else if (errcode == 0)
 		sim_reply_json(call->req, 200, a.json, 1);
 	else
-		sim_reply_wx_error(call->req, 200, errcode,
+		reply_errcode(call->req, call->api, errcode,
 		    a.errmsg[0] ? a.errmsg : sim_api_errmsg(errcode));
 	rec_finish(call->sim, call->seq, errcode, 200, 0);
 }
@@ -417,7 +447,7 @@ call_timer_cb(evutil_socket_t fd, short what, void *arg)
 		sim_reply_json(call->req, call->http_status, body, 1);
 		rec_finish(sim, call->seq, -1, call->http_status, 0);
 	} else if (call->errcode != 0) {
-		sim_reply_wx_error(call->req, 200, call->errcode,
+		reply_errcode(call->req, call->api, call->errcode,
 		    fault_text(call->errcode));
 		rec_finish(sim, call->seq, call->errcode, 200, 0);
 	} else {

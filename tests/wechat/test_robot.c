@@ -1,0 +1,794 @@
+/*
+ * test_robot.c - wechat/'s WeCom group robot (wx_robot_send) and the
+ * transport's whole-URL paths, against a fake WeCom: an evhttp server on
+ * 127.0.0.1 (port 0) in the test's own event_base playing a script whose
+ * last step repeats. Every request is kept (method, path, query,
+ * Content-Type, body) so a case can check what went upstream and how
+ * often. The client's api_base points at a closed port: whatever reaches
+ * the fake came through the webhook URL itself. No sleeps: the loop runs
+ * until a counter is reached or a per-wait watchdog fires.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
+
+#include "wx.h"
+#include "wx_internal.h"   /* wx_call_start(): whole-URL paths */
+
+#define APPID "wx0123456789abcdef"
+#define SECRET "s3cr3t-7f00d1e5"
+#define KEY "0a1b2c3d-4e5f-6789-abcd-ef0123456789"   /* the webhook's secret */
+#define HOOK_PATH "/cgi-bin/webhook/send"
+#define LIMIT_MS 3000           /* watchdog of one wait */
+#define MAX_SEEN 16
+#define JSON_CT "application/json; charset=UTF-8"
+#define OK_REPLY "{\"errcode\":0,\"errmsg\":\"ok\"}"
+#define ERR(code, msg) "{\"errcode\":" #code ",\"errmsg\":\"" msg "\"}"
+
+#define CHECK(cond) do { \
+        if (!(cond)) { \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
+            goto out; \
+        } \
+    } while (0)
+
+/* Start a call with in_call set, so a callback run inside it is caught. */
+#define START(call) do { \
+        in_call = 1; \
+        int rc_ = (call); \
+        in_call = 0; \
+        CHECK(rc_ == 0); \
+    } while (0)
+
+/*==== The fake WeCom ====*/
+
+struct step {
+    int code;                   /* HTTP status */
+    const char *body;
+};
+
+struct seen {
+    int post;
+    char path[64];
+    char ctype[64];
+    char *query;                /* raw query, "" when none */
+    char *body;                 /* NUL-terminated */
+};
+
+static struct {
+    struct event_base *base;
+    struct evhttp *http;
+    int port;
+    const struct step *script;
+    size_t nscript;
+    int nreq;                   /* requests since serve() */
+    struct seen seen[MAX_SEEN];
+} srv;
+
+static void arm(struct event *ev, long ms)
+{
+    struct timeval tv;
+
+    tv.tv_sec = ms / 1000;
+    tv.tv_usec = (ms % 1000) * 1000;
+    evtimer_add(ev, &tv);
+}
+
+static void srv_cb(struct evhttp_request *req, void *arg)
+{
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+    const char *path = evhttp_uri_get_path(uri);
+    const char *q = evhttp_uri_get_query(uri);
+    const char *ct = evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type");
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    size_t blen = evbuffer_get_length(in);
+    const struct step *st;
+    struct evbuffer *b;
+    int idx = srv.nreq++;
+
+    if (idx < MAX_SEEN) {
+        struct seen *s = &srv.seen[idx];
+
+        s->post = evhttp_request_get_command(req) == EVHTTP_REQ_POST;
+        snprintf(s->path, sizeof s->path, "%s", path ? path : "");
+        snprintf(s->ctype, sizeof s->ctype, "%s", ct ? ct : "");
+        s->query = strdup(q ? q : "");
+        s->body = malloc(blen + 1);
+        if (s->body) {
+            evbuffer_copyout(in, s->body, blen);
+            s->body[blen] = '\0';
+        }
+    }
+    if (!srv.script || srv.nscript == 0) {
+        evhttp_send_error(req, 404, NULL);
+        return;
+    }
+    st = &srv.script[(size_t)idx < srv.nscript ? (size_t)idx : srv.nscript - 1];
+    b = evbuffer_new();
+    if (b)
+        evbuffer_add(b, st->body, strlen(st->body));
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", JSON_CT);
+    evhttp_send_reply(req, st->code, st->code == 200 ? "OK" : "Whatever", b);
+    if (b)
+        evbuffer_free(b);
+}
+
+static void forget_seen(void)
+{
+    for (int i = 0; i < MAX_SEEN; i++) {
+        free(srv.seen[i].query);
+        free(srv.seen[i].body);
+    }
+    memset(srv.seen, 0, sizeof srv.seen);
+}
+
+/* Start a new phase: every request gets SCRIPT, the last step repeating. */
+static void serve(const struct step *script, size_t n)
+{
+    forget_seen();
+    srv.script = script;
+    srv.nscript = n;
+    srv.nreq = 0;
+}
+
+static int srv_start(void)
+{
+    struct evhttp_bound_socket *h;
+    struct sockaddr_in sin;
+    socklen_t len = sizeof sin;
+
+    srv.base = event_base_new();
+    if (!srv.base)
+        return -1;
+    srv.http = evhttp_new(srv.base);
+    if (!srv.http)
+        return -1;
+    evhttp_set_gencb(srv.http, srv_cb, NULL);
+    h = evhttp_bind_socket_with_handle(srv.http, "127.0.0.1", 0);
+    if (!h)
+        return -1;
+    if (getsockname(evconnlistener_get_fd(evhttp_bound_socket_get_listener(h)),
+                    (struct sockaddr *)&sin, &len) != 0)
+        return -1;
+    srv.port = ntohs(sin.sin_port);
+    return 0;
+}
+
+static void srv_stop(void)
+{
+    forget_seen();
+    if (srv.http)
+        evhttp_free(srv.http);
+    if (srv.base)
+        event_base_free(srv.base);
+}
+
+/* A loopback port that was just free: bound, read back, closed. With
+ * LISTENING the socket stays open and listens (connections are queued,
+ * never accepted) and *FD gets it. Returns the port or -1. */
+static int spare_port(int listening, int *fd)
+{
+    struct sockaddr_in sin;
+    socklen_t len = sizeof sin;
+    int s = socket(AF_INET, SOCK_STREAM, 0), port = -1;
+
+    if (s < 0)
+        return -1;
+    memset(&sin, 0, sizeof sin);
+    sin.sin_family = AF_INET;
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(s, (struct sockaddr *)&sin, sizeof sin) == 0 &&
+        getsockname(s, (struct sockaddr *)&sin, &len) == 0 &&
+        (!listening || listen(s, 8) == 0))
+        port = ntohs(sin.sin_port);
+    if (listening && port >= 0) {
+        *fd = s;
+        return port;
+    }
+    close(s);
+    return port;
+}
+
+/*==== Driving the loop ====*/
+
+static void watchdog_cb(evutil_socket_t fd, short what, void *arg)
+{
+    *(int *)arg = 1;
+}
+
+/* Run the loop until *COUNTER >= N or LIMIT_MS pass; 0 if it got there. */
+static int wait_n(const int *counter, int n, long limit_ms)
+{
+    struct event *wd;
+    int expired = 0;
+
+    wd = evtimer_new(srv.base, watchdog_cb, &expired);
+    if (!wd)
+        return -1;
+    arm(wd, limit_ms);
+    while (*counter < n && !expired)
+        event_base_loop(srv.base, EVLOOP_ONCE);
+    event_free(wd);
+    return *counter >= n ? 0 : -1;
+}
+
+static void loop_for(long ms)
+{
+    static const int never = 0;
+
+    wait_n(&never, 1, ms);
+}
+
+/*==== What a call came back with ====*/
+
+static int in_call;     /* set while a wx_* call that takes a callback runs */
+static int ncb;         /* callbacks run, all kinds */
+
+struct outcome {
+    int done, reentered;
+    enum wx_status status;
+    long errcode, http;
+    int attempts;
+    char errmsg[256], rid[128];
+    int leak;                   /* the key or the URL showed up in R */
+    int nobs;                   /* observer calls */
+    long obs_errcode[4], obs_http[4];
+    int bad_obs;                /* the observer saw a wrong name, the key, the URL */
+};
+
+/* True when S quotes the webhook's key or its path. */
+static int leaks(const char *s)
+{
+    return !s || strstr(s, KEY) || strstr(s, HOOK_PATH) || strstr(s, "key=");
+}
+
+static void robot_cb(void *arg, const struct wx_result *r)
+{
+    struct outcome *o = arg;
+
+    if (in_call)
+        o->reentered = 1;
+    o->done++;
+    ncb++;
+    o->status = r->status;
+    o->errcode = r->errcode;
+    o->http = r->http_status;
+    o->attempts = r->attempts;
+    snprintf(o->errmsg, sizeof o->errmsg, "%s", r->errmsg ? r->errmsg : "(null)");
+    snprintf(o->rid, sizeof o->rid, "%s", r->rid ? r->rid : "(null)");
+    if (leaks(r->errmsg) || leaks(r->rid))
+        o->leak = 1;
+}
+
+static void observe(void *arg, const char *api, long errcode, long http,
+                    double ms, const char *rid)
+{
+    struct outcome *o = arg;
+
+    if (o->nobs < 4) {
+        o->obs_errcode[o->nobs] = errcode;
+        o->obs_http[o->nobs] = http;
+    }
+    o->nobs++;
+    if (!api || strcmp(api, "robot_send") != 0 || leaks(rid) || ms < 0)
+        o->bad_obs = 1;
+}
+
+/* A client whose api_base is a closed port, retrying up to RETRIES times. */
+static struct wx_client *client(int retries, struct outcome *obs)
+{
+    static char base[64];
+    struct wx_config cfg;
+    struct wx_client *c;
+
+    if (!base[0])
+        snprintf(base, sizeof base, "http://127.0.0.1:%d", spare_port(0, NULL));
+    memset(&cfg, 0, sizeof cfg);
+    cfg.appid = APPID;
+    cfg.secret = SECRET;
+    cfg.api_base = base;
+    cfg.connect_timeout_ms = 1000;
+    cfg.timeout_ms = 2000;
+    cfg.max_retries = retries;
+    cfg.retry_base_ms = 10;
+    c = wx_client_new(srv.base, &cfg);
+    if (c && obs)
+        wx_client_set_observer(c, observe, obs);
+    return c;
+}
+
+/* The webhook URL on the fake, with EXTRA appended to the query. */
+static const char *hook(const char *extra)
+{
+    static char url[256];
+
+    snprintf(url, sizeof url, "http://127.0.0.1:%d" HOOK_PATH "?key=" KEY "%s",
+             srv.port, extra);
+    return url;
+}
+
+/* Send MARKDOWN to WEBHOOK and wait for the callback. */
+static int send_wait(struct wx_client *c, const char *webhook, const char *markdown,
+                     struct outcome *o)
+{
+    int rc = -1;
+
+    START(wx_robot_send(c, webhook, markdown, robot_cb, o));
+    CHECK(wait_n(&o->done, 1, LIMIT_MS) == 0);
+    loop_for(20);               /* a second callback would show here */
+    CHECK(o->done == 1 && !o->reentered && !o->leak && !o->bad_obs);
+    rc = 0;
+out:
+    return rc;
+}
+
+/*==== Cases ====*/
+
+static int test_body_shape(void)
+{
+    static const struct step ok[] = { { 200, OK_REPLY } };
+    const char *md = "## 工单 #42\n> 状态：<font color=\"warning\">待处理</font>\n"
+                     "[详情](https://example.com/t/42?a=1&b=2) \\ tab\there";
+    struct outcome o = { 0 };
+    struct wx_client *c = NULL;
+    cJSON *want = NULL;
+    char *want_text = NULL;
+    int rc = -1;
+
+    serve(ok, 1);
+    c = client(2, &o);
+    CHECK(c);
+    CHECK(send_wait(c, hook(""), md, &o) == 0);
+    CHECK(o.status == WX_OK && o.errcode == 0 && o.http == 200 && o.attempts == 1);
+    CHECK(strcmp(o.errmsg, "ok") == 0 && o.rid[0] == '\0');
+    CHECK(o.nobs == 1 && o.obs_errcode[0] == 0 && o.obs_http[0] == 200);
+    CHECK(srv.nreq == 1);
+    CHECK(srv.seen[0].post);
+    CHECK(strcmp(srv.seen[0].path, HOOK_PATH) == 0);
+    CHECK(strcmp(srv.seen[0].query, "key=" KEY) == 0);
+    CHECK(strncmp(srv.seen[0].ctype, "application/json", 16) == 0);
+
+    /* the exact bytes: two members in this order, content as given */
+    want = cJSON_CreateObject();
+    CHECK(want);
+    cJSON_AddStringToObject(want, "msgtype", "markdown");
+    cJSON_AddStringToObject(cJSON_AddObjectToObject(want, "markdown"), "content", md);
+    want_text = cJSON_PrintUnformatted(want);
+    CHECK(want_text);
+    CHECK(strncmp(srv.seen[0].body, "{\"msgtype\":\"markdown\",\"markdown\":{\"content\":\"## 工单 #42\\n",
+                  strlen("{\"msgtype\":\"markdown\",\"markdown\":{\"content\":\"## 工单 #42\\n")) == 0);
+    CHECK(strcmp(srv.seen[0].body, want_text) == 0);
+    CHECK(wx_client_pending(c) == 0);
+    rc = 0;
+out:
+    cJSON_free(want_text);
+    cJSON_Delete(want);
+    wx_client_free(c);
+    return rc;
+}
+
+static int test_success_limits(void)
+{
+    static const struct step ok[] = { { 200, OK_REPLY } };
+    struct outcome o = { 0 };
+    struct wx_client *c = NULL;
+    char md[4097];
+    cJSON *body = NULL;
+    const cJSON *content;
+    int rc = -1;
+
+    /* exactly 4096 bytes, ending in a 3-byte character */
+    memset(md, 'a', sizeof md);
+    memcpy(md + 4093, "单", 3);
+    md[4096] = '\0';
+    serve(ok, 1);
+    c = client(2, &o);
+    CHECK(c);
+    CHECK(send_wait(c, hook(""), md, &o) == 0);
+    CHECK(o.status == WX_OK && o.attempts == 1 && srv.nreq == 1);
+    body = cJSON_Parse(srv.seen[0].body);
+    content = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(body, "markdown"),
+                                              "content");
+    CHECK(cJSON_IsString(content) && strcmp(content->valuestring, md) == 0);
+
+    /* one byte */
+    memset(&o, 0, sizeof o);
+    CHECK(send_wait(c, hook(""), "x", &o) == 0);
+    CHECK(o.status == WX_OK && srv.nreq == 2);
+
+    /* https:// passes the check too (refused here, but as a transport error) */
+    rc = 0;
+out:
+    cJSON_Delete(body);
+    wx_client_free(c);
+    return rc;
+}
+
+static int test_not_retried(void)
+{
+    static const struct step bad_key[] = {
+        { 200, ERR(93000, "invalid webhook url, hint: [1795430631_ef112e6c16f43146], "
+                          "more info at https://open.work.weixin.qq.com/devtool/query?e=93000") },
+        { 200, OK_REPLY },
+    };
+    static const struct step freq[] = {
+        { 200, ERR(45009, "api freq out of limit, hint: [1795430631_0123456789abcdef]") },
+        { 200, OK_REPLY },
+    };
+    static const struct step too_long[] = {
+        { 200, ERR(40058, "content exceed max length") },
+        { 200, OK_REPLY },
+    };
+    static const struct {
+        const struct step *script;
+        long errcode;
+    } table[] = { { bad_key, 93000 }, { freq, 45009 }, { too_long, 40058 } };
+    struct wx_client *c = NULL;
+    int rc = -1;
+
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+        struct outcome o = { 0 };
+
+        serve(table[i].script, 2);
+        c = client(3, &o);
+        CHECK(c);
+        CHECK(send_wait(c, hook(""), "**hello**", &o) == 0);
+        loop_for(100);          /* a retry would be under way by now */
+        CHECK(srv.nreq == 1);
+        CHECK(o.status == WX_ERRCODE && o.errcode == table[i].errcode);
+        CHECK(o.attempts == 1 && o.http == 200);
+        CHECK(o.nobs == 1 && o.obs_errcode[0] == table[i].errcode);
+        CHECK(wx_client_pending(c) == 0);
+        wx_client_free(c);
+        c = NULL;
+    }
+    rc = 0;
+out:
+    wx_client_free(c);
+    return rc;
+}
+
+static int test_busy_retried(void)
+{
+    static const struct step busy_then_ok[] = {
+        { 200, ERR(-1, "system busy") },
+        { 502, "<html>bad gateway</html>" },
+        { 200, OK_REPLY },
+    };
+    static const struct step always_busy[] = { { 200, ERR(-1, "system busy") } };
+    struct outcome o = { 0 };
+    struct wx_client *c = NULL;
+    int rc = -1;
+
+    serve(busy_then_ok, 3);
+    c = client(2, &o);
+    CHECK(c);
+    CHECK(send_wait(c, hook(""), "retry me", &o) == 0);
+    CHECK(o.status == WX_OK && o.attempts == 3 && srv.nreq == 3);
+    CHECK(o.nobs == 3 && o.obs_errcode[0] == -1 && o.obs_errcode[1] == -1 &&
+          o.obs_http[1] == 502 && o.obs_errcode[2] == 0);
+    for (int i = 0; i < 3; i++)
+        CHECK(strcmp(srv.seen[i].body, srv.seen[0].body) == 0 &&
+              strcmp(srv.seen[i].query, "key=" KEY) == 0);
+    wx_client_free(c);
+
+    /* out of retries: the last busy is the result */
+    memset(&o, 0, sizeof o);
+    serve(always_busy, 1);
+    c = client(1, &o);
+    CHECK(c);
+    CHECK(send_wait(c, hook(""), "retry me", &o) == 0);
+    CHECK(o.status == WX_ERRCODE && o.errcode == -1 && o.attempts == 2 && srv.nreq == 2);
+    rc = 0;
+out:
+    wx_client_free(c);
+    return rc;
+}
+
+static int test_invalid(void)
+{
+    static const struct step ok[] = { { 200, OK_REPLY } };
+    char big[4098];
+    struct {
+        const char *webhook;
+        const char *markdown;
+    } table[] = {
+        { "", "x" },
+        { "ftp://127.0.0.1/cgi-bin/webhook/send?key=" KEY, "x" },
+        { "qyapi.weixin.qq.com/cgi-bin/webhook/send?key=" KEY, "x" },
+        { "HTTPS://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=" KEY, "x" },
+        { "http://", "x" },
+        { "https:///cgi-bin/webhook/send?key=" KEY, "x" },
+        { "http://127.0.0.1/cgi-bin/webhook/send?key=" KEY " x", "x" },
+        { "http://127.0.0.1/cgi-bin/webhook/send?key=" KEY "\n", "x" },
+        { "http://127.0.0.1/群/send?key=" KEY, "x" },
+        { NULL, "" },                               /* empty */
+        { NULL, NULL },                             /* 4097 bytes */
+        { NULL, "bad \xff byte" },
+        { NULL, "overlong \xc0\xaf" },
+        { NULL, "overlong \xe0\x80\xaf" },
+        { NULL, "surrogate \xed\xa0\x80" },
+        { NULL, "too high \xf4\x90\x80\x80" },
+        { NULL, "cut \xe5\xb7" },
+        { NULL, "stray \x80 continuation" },
+    };
+    struct outcome o;
+    struct wx_client *c = NULL;
+    int rc = -1;
+
+    memset(big, 'a', sizeof big);
+    big[4097] = '\0';
+    serve(ok, 1);
+    memset(&o, 0, sizeof o);
+    c = client(2, &o);
+    CHECK(c);
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+        const char *wh = table[i].webhook ? table[i].webhook : hook("");
+        const char *md = table[i].markdown ? table[i].markdown : big;
+
+        memset(&o, 0, sizeof o);
+        if (send_wait(c, wh, md, &o) != 0 || o.status != WX_INVALID)
+            fprintf(stderr, "invalid row %zu: status %d\n", i, (int)o.status);
+        CHECK(o.status == WX_INVALID && o.attempts == 0 && o.http == 0 && o.errcode == 0);
+        CHECK(o.errmsg[0] && o.rid[0] == '\0');
+        CHECK(o.nobs == 0);
+    }
+    CHECK(strcmp(o.errmsg, "markdown is not valid UTF-8") == 0);
+    CHECK(srv.nreq == 0);
+    CHECK(wx_client_pending(c) == 0);
+
+    /* NULLs: not started, no callback */
+    ncb = 0;
+    CHECK(wx_robot_send(NULL, hook(""), "x", robot_cb, &o) == -1);
+    CHECK(wx_robot_send(c, NULL, "x", robot_cb, &o) == -1);
+    CHECK(wx_robot_send(c, hook(""), NULL, robot_cb, &o) == -1);
+    CHECK(wx_robot_send(c, hook(""), "x", NULL, &o) == -1);
+    loop_for(20);
+    CHECK(ncb == 0 && srv.nreq == 0 && wx_client_pending(c) == 0);
+    rc = 0;
+out:
+    wx_client_free(c);
+    return rc;
+}
+
+/* The key never reaches errmsg, rid or the observer, whatever happens. */
+static int test_key_not_exposed(void)
+{
+    static const struct step echo[] = {
+        { 200, ERR(93000, "invalid webhook url " HOOK_PATH "?key=" KEY ", rid: " KEY) },
+    };
+    static const struct step echo_rid[] = {
+        { 200, ERR(93000, "invalid webhook url, rid: " KEY) },
+    };
+    struct outcome o = { 0 };
+    struct wx_client *c = NULL;
+    char url[256];
+    int port, rc = -1;
+
+    /* transport error: nothing listens there */
+    port = spare_port(0, NULL);
+    CHECK(port > 0);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d" HOOK_PATH "?key=" KEY, port);
+    serve(NULL, 0);
+    c = client(1, &o);
+    CHECK(c);
+    CHECK(send_wait(c, url, "hello", &o) == 0);
+    CHECK(o.status == WX_TRANSPORT && o.attempts == 2 && o.http == 0);
+    CHECK(o.nobs == 2 && o.obs_errcode[0] == -1 && o.obs_errcode[1] == -1);
+    CHECK(!strstr(o.errmsg, KEY) && !strstr(o.errmsg, url));
+    wx_client_free(c);
+    c = NULL;
+
+    /* a resolver error names the host, never the query */
+    memset(&o, 0, sizeof o);
+    c = client(0, &o);
+    CHECK(c);
+    CHECK(send_wait(c, "http://no-such-host.invalid" HOOK_PATH "?key=" KEY, "hello", &o) == 0);
+    CHECK(o.status == WX_TRANSPORT && o.attempts == 1);
+    wx_client_free(c);
+    c = NULL;
+
+    /* a reply quoting the key: the errmsg is withheld, the rid dropped */
+    memset(&o, 0, sizeof o);
+    serve(echo, 1);
+    c = client(1, &o);
+    CHECK(c);
+    CHECK(send_wait(c, hook(""), "hello", &o) == 0);
+    CHECK(o.status == WX_ERRCODE && o.errcode == 93000 && o.attempts == 1);
+    CHECK(strstr(o.errmsg, "withheld") && o.rid[0] == '\0');
+    CHECK(o.nobs == 1);
+
+    memset(&o, 0, sizeof o);
+    serve(echo_rid, 1);
+    wx_client_set_observer(c, observe, &o);
+    CHECK(send_wait(c, hook(""), "hello", &o) == 0);
+    CHECK(o.errcode == 93000 && o.rid[0] == '\0');
+    rc = 0;
+out:
+    wx_client_free(c);
+    return rc;
+}
+
+/* A webhook that already has a query beyond key=, sent as is. */
+static int test_url_with_query(void)
+{
+    static const struct step ok[] = { { 200, OK_REPLY } };
+    struct outcome o = { 0 };
+    struct wx_client *c = NULL;
+    int rc = -1;
+
+    serve(ok, 1);
+    c = client(0, &o);
+    CHECK(c);
+    CHECK(send_wait(c, hook("&debug=1&x=%E5%B7%A5"), "hi", &o) == 0);
+    CHECK(o.status == WX_OK && srv.nreq == 1);
+    CHECK(strcmp(srv.seen[0].path, HOOK_PATH) == 0);
+    CHECK(strcmp(srv.seen[0].query, "key=" KEY "&debug=1&x=%E5%B7%A5") == 0);
+    rc = 0;
+out:
+    wx_client_free(c);
+    return rc;
+}
+
+/* wx_call_start() with a whole URL: its own query first, ours after '&'
+ * (or '?' when it has none); a plain path still goes under api_base. */
+struct raw_done {
+    int done;
+    enum wx_status status;
+};
+
+static void raw_cb(void *arg, const struct wx_result *r, const cJSON *body,
+                   const struct wx_raw *raw)
+{
+    struct raw_done *d = *(struct raw_done **)arg;
+
+    d->done++;
+    d->status = r->status;
+}
+
+static int start_raw(struct wx_client *c, const char *path, const struct wx_param *q,
+                     size_t nq, struct raw_done *d)
+{
+    struct raw_done **slot = malloc(sizeof *slot);   /* the transport frees it */
+
+    if (!slot)
+        return -1;
+    *slot = d;
+    return wx_call_start(c, "robot_send", path, q, nq, NULL, raw_cb, slot);
+}
+
+static int test_transport_whole_url(void)
+{
+    static const struct step ok[] = { { 200, OK_REPLY } };
+    static const struct wx_param q[] = { { "x", "a b" }, { "y", "工" } };
+    struct raw_done d = { 0 };
+    struct wx_client *c = NULL;
+    struct wx_config cfg;
+    char url[128], base[64];
+    int rc = -1;
+
+    serve(ok, 1);
+    c = client(0, NULL);
+    CHECK(c);
+    CHECK(start_raw(c, hook(""), q, 2, &d) == 0);
+    CHECK(wait_n(&d.done, 1, LIMIT_MS) == 0);
+    CHECK(d.status == WX_OK && srv.nreq == 1 && !srv.seen[0].post);
+    CHECK(strcmp(srv.seen[0].path, HOOK_PATH) == 0);
+    CHECK(strcmp(srv.seen[0].query, "key=" KEY "&x=a%20b&y=%E5%B7%A5") == 0);
+
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/plain", srv.port);
+    CHECK(start_raw(c, url, q, 1, &d) == 0);
+    CHECK(wait_n(&d.done, 2, LIMIT_MS) == 0);
+    CHECK(srv.nreq == 2 && strcmp(srv.seen[1].path, "/plain") == 0);
+    CHECK(strcmp(srv.seen[1].query, "x=a%20b") == 0);
+
+    CHECK(start_raw(c, url, NULL, 0, &d) == 0);
+    CHECK(wait_n(&d.done, 3, LIMIT_MS) == 0);
+    CHECK(srv.nreq == 3 && strcmp(srv.seen[2].query, "") == 0);
+    wx_client_free(c);
+    c = NULL;
+
+    /* a path: api_base + path + '?' query, as before */
+    memset(&cfg, 0, sizeof cfg);
+    snprintf(base, sizeof base, "http://127.0.0.1:%d/", srv.port);
+    cfg.appid = APPID;
+    cfg.secret = SECRET;
+    cfg.api_base = base;
+    cfg.connect_timeout_ms = 1000;
+    cfg.timeout_ms = 2000;
+    c = wx_client_new(srv.base, &cfg);
+    CHECK(c);
+    CHECK(start_raw(c, "/sns/x", q, 2, &d) == 0);
+    CHECK(wait_n(&d.done, 4, LIMIT_MS) == 0);
+    CHECK(srv.nreq == 4 && strcmp(srv.seen[3].path, "/sns/x") == 0);
+    CHECK(strcmp(srv.seen[3].query, "x=a%20b&y=%E5%B7%A5") == 0);
+    rc = 0;
+out:
+    wx_client_free(c);
+    return rc;
+}
+
+/* Freeing the client with a send on the wire: no callback, nothing leaks. */
+static int test_free_in_flight(void)
+{
+    struct outcome o = { 0 };
+    struct wx_client *c = NULL;
+    char url[128];
+    int fd = -1, port, rc = -1;
+
+    port = spare_port(1, &fd);      /* listens, never accepts: no reply */
+    CHECK(port > 0);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d" HOOK_PATH "?key=" KEY, port);
+    c = client(2, &o);
+    CHECK(c);
+    START(wx_robot_send(c, url, "never answered", robot_cb, &o));
+    loop_for(100);
+    CHECK(wx_client_pending(c) == 1 && o.done == 0);
+    wx_client_free(c);
+    c = NULL;
+    loop_for(50);
+    CHECK(o.done == 0 && o.nobs == 0);
+    rc = 0;
+out:
+    if (fd >= 0)
+        close(fd);
+    wx_client_free(c);
+    return rc;
+}
+
+/*==== Runner ====*/
+
+static const struct {
+    const char *name;
+    int (*fn)(void);
+} tests[] = {
+    { "body_shape", test_body_shape },
+    { "success_limits", test_success_limits },
+    { "not_retried", test_not_retried },
+    { "busy_retried", test_busy_retried },
+    { "invalid", test_invalid },
+    { "key_not_exposed", test_key_not_exposed },
+    { "url_with_query", test_url_with_query },
+    { "transport_whole_url", test_transport_whole_url },
+    { "free_in_flight", test_free_in_flight },
+};
+
+int main(void)
+{
+    int passed = 0, failed = 0;
+
+    signal(SIGPIPE, SIG_IGN);
+    if (srv_start() != 0) {
+        fprintf(stderr, "cannot start the fake WeCom\n");
+        srv_stop();
+        return 2;
+    }
+    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
+        ncb = 0;
+        in_call = 0;
+        if (tests[i].fn() == 0) {
+            printf("ok   %s\n", tests[i].name);
+            passed++;
+        } else {
+            printf("FAIL %s\n", tests[i].name);
+            failed++;
+        }
+        fflush(stdout);
+    }
+    srv_stop();
+    libevent_global_shutdown();
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed ? 1 : 0;
+}
