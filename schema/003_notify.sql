@@ -69,3 +69,22 @@ CREATE TABLE testing_events (
     kind        TEXT NOT NULL,
     created_at  INTEGER NOT NULL
 );
+
+-- Text one worker shows to others (survey comments, ticket descriptions,
+-- field-punch reasons), as WeChat's msg_sec_check judged it. "held" text is
+-- shown to nobody but its author until HR releases it; "refused" was risky
+-- and never stored elsewhere.
+CREATE TABLE moderation (
+    id          INTEGER PRIMARY KEY,
+    kind        TEXT NOT NULL,            -- what the text is (survey_comment, ticket_description ...)
+    openid      TEXT NOT NULL,
+    text        TEXT NOT NULL,
+    suggest     TEXT NOT NULL,            -- pass | review | risky | unchecked
+    label       INTEGER NOT NULL DEFAULT 0,
+    trace_id    TEXT NOT NULL DEFAULT '',
+    status      TEXT NOT NULL CHECK (status IN ('visible', 'held', 'released', 'rejected', 'refused')),
+    created_at  INTEGER NOT NULL,
+    decided_at  INTEGER,
+    decided_by  TEXT
+);
+CREATE INDEX moderation_status ON moderation(status, id);

@@ -274,18 +274,26 @@ void consent_post(struct gy_req *r)
         api_reply_error(r, "forbidden");
         return;
     }
-    if (!cJSON_IsObject(results))
-        return api_reply_bad_field(r, "results", "not_an_object");
+    if (!cJSON_IsObject(results)) {
+        api_reply_bad_field(r, "results", "not_an_object");
+        return;
+    }
     /* Validate every entry before anything is written. */
     for (const cJSON *it = results->child; it; it = it->next, n++) {
         size_t len = strlen(it->string);
-        if (n >= 20 || len == 0 || len > 128 || !gy_utf8_valid(it->string, len, UTF8_NO_CTL))
-            return api_reply_bad_field(r, "results", "bad_template_id");
-        if (!cJSON_IsString(it) || !status_ok(it->valuestring))
-            return api_reply_bad_field(r, "results", "bad_status");
+        if (n >= 20 || len == 0 || len > 128 || !gy_utf8_valid(it->string, len, UTF8_NO_CTL)) {
+            api_reply_bad_field(r, "results", "bad_template_id");
+            return;
+        }
+        if (!cJSON_IsString(it) || !status_ok(it->valuestring)) {
+            api_reply_bad_field(r, "results", "bad_status");
+            return;
+        }
     }
-    if (n == 0)
-        return api_reply_bad_field(r, "results", "empty");
+    if (n == 0) {
+        api_reply_bad_field(r, "results", "empty");
+        return;
+    }
     rep = gy_calloc(1, sizeof *rep);
     rep->r = r;
     if (!openid_of(db_reader(), r->auth.user_id, rep->openid, sizeof rep->openid)) {

@@ -13,7 +13,8 @@
 /* Every module's statements; each is prepared on every connection. */
 static const struct db_sqlset *const sets[] = { &auth_sql, &roster_sql, &health_sql, &wxlink_sql,
                                                 &bind_sql, &push_sql, &qrcode_sql,
-                                                &notify_sql, &deliver_sql, &consent_sql };
+                                                &notify_sql, &deliver_sql, &consent_sql,
+                                                &moderation_sql };
 #define NSETS GY_ARRAY_LEN(sets)
 
 struct db_conn {

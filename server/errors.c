@@ -40,6 +40,8 @@ static const struct gy_error table[] = {
     { "bind_rate_limited", 429, "尝试次数太多，请过一段时间再试，或直接联系人事" },
     { "employee_not_found", 404, "没有这个工号，请核对后再试" },
     { "qrcode_page_invalid", 422, "小程序里没有这个页面，或它还没发布：请核对 page，未发布的页面请设 check_path 为 false" },
+    { "content_risky", 422, "内容含有不适合公开的信息，未能提交。请修改措辞后再试" },
+    { "moderation_not_held", 409, "这条内容不在待审核状态（可能已被处理），请刷新后再看" },
     /* WeChat's message push. */
     { "push_not_configured", 404, "消息推送未配置：请在配置中设置 wechat.push_token（安全模式还需 wechat.push_aes_key）" },
     { "push_bad_signature", 401, "推送签名或密文校验失败：请核对微信后台的 Token、EncodingAESKey 与配置是否一致" },

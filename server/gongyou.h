@@ -360,6 +360,7 @@ extern const struct db_sqlset qrcode_sql;
 extern const struct db_sqlset notify_sql;
 extern const struct db_sqlset deliver_sql;
 extern const struct db_sqlset consent_sql;
+extern const struct db_sqlset moderation_sql;
 
 /* The loop thread's read connection (short indexed reads only). */
 struct db_conn *db_reader(void);
@@ -479,6 +480,24 @@ int consent_from_push(struct db_conn *c, const char *openid, const cJSON *event)
 long consent_credits(struct db_conn *c, const char *openid, const char *template_id);
 /* Inside a writer unit: a send succeeded (-1) or WeChat said 43101 (0). */
 int consent_spend(struct db_conn *c, const char *openid, const char *template_id, bool exhausted);
+
+/* ==== moderation.c: text shown to others goes through msg_sec_check ==== */
+
+/* After the verdict is durable: ID of the moderation row; HELD when only
+ * its author may see the text until HR releases it. */
+typedef void moderation_done_fn(struct gy_req *r, void *arg, int64_t id, bool held);
+/*
+ * Check TEXT (KIND names what it is; SCENE as msg_sec_check: 1 profile,
+ * 2 comment, 3 forum, 4 social log) for R's WeChat user. Risky text is
+ * answered 422 content_risky here (DONE not called); otherwise DONE runs.
+ * If WeChat cannot be asked, the text is held.
+ */
+void moderation_submit(struct gy_req *r, const char *kind, const char *text, int scene,
+                       moderation_done_fn *done, void *arg);
+void moderation_list(struct gy_req *r);
+void moderation_release(struct gy_req *r);
+void moderation_reject(struct gy_req *r);
+void moderation_testing(struct gy_req *r);
 
 /* ==== xml.c: WeChat's XML pushes as JSON ==== */
 

@@ -416,16 +416,24 @@ void notify_list(struct gy_req *r)
         snprintf(status, sizeof status, "%s", q);
     for (size_t i = 0; i < GY_ARRAY_LEN(statuses); i++)
         ok |= strcmp(status, statuses[i]) == 0;
-    if (!ok)
-        return api_reply_bad_field(r, "status", "bad_value");
+    if (!ok) {
+        api_reply_bad_field(r, "status", "bad_value");
+        return;
+    }
     if ((q = api_query(r, "kind")))
         snprintf(kind, sizeof kind, "%s", q);
-    if ((q = api_query(r, "since")) && gy_parse_ll(q, 0, INT64_MAX, &since) != GY_OK)
-        return api_reply_bad_field(r, "since", "not_unix_seconds");
-    if ((q = api_query(r, "limit")) && gy_parse_ll(q, 1, 500, &limit) != GY_OK)
-        return api_reply_bad_field(r, "limit", "out_of_range");
-    if ((q = api_query(r, "before_id")) && gy_parse_ll(q, 1, INT64_MAX, &before) != GY_OK)
-        return api_reply_bad_field(r, "before_id", "out_of_range");
+    if ((q = api_query(r, "since")) && gy_parse_ll(q, 0, INT64_MAX, &since) != GY_OK) {
+        api_reply_bad_field(r, "since", "not_unix_seconds");
+        return;
+    }
+    if ((q = api_query(r, "limit")) && gy_parse_ll(q, 1, 500, &limit) != GY_OK) {
+        api_reply_bad_field(r, "limit", "out_of_range");
+        return;
+    }
+    if ((q = api_query(r, "before_id")) && gy_parse_ll(q, 1, INT64_MAX, &before) != GY_OK) {
+        api_reply_bad_field(r, "before_id", "out_of_range");
+        return;
+    }
 
     body = cJSON_CreateObject();
     list = cJSON_AddArrayToObject(body, "notifications");
@@ -499,10 +507,14 @@ void notify_testing(struct gy_req *r)
 
     if (!kind || !(no = api_str(r, "employee_no", 1, 63)))
         return;
-    if (!cJSON_IsObject(fields))
-        return api_reply_bad_field(r, "fields", "not_an_object");
-    if (count && (!cJSON_IsNumber(count) || count->valueint < 1 || count->valueint > 1000))
-        return api_reply_bad_field(r, "count", "out_of_range");
+    if (!cJSON_IsObject(fields)) {
+        api_reply_bad_field(r, "fields", "not_an_object");
+        return;
+    }
+    if (count && (!cJSON_IsNumber(count) || count->valueint < 1 || count->valueint > 1000)) {
+        api_reply_bad_field(r, "count", "out_of_range");
+        return;
+    }
     t = gy_calloc(1, sizeof *t);
     t->r = r;
     snprintf(t->kind, sizeof t->kind, "%s", kind);

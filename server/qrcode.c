@@ -103,18 +103,28 @@ void qrcode_create(struct gy_req *r)
 
     if (!scene)
         return;
-    if (!wx_qrcode_scene_ok(scene))
-        return api_reply_bad_field(r, "scene", "bad_characters");
-    if (page && (!cJSON_IsString(page) || strlen(page->valuestring) > 128 || !page_ok(page->valuestring)))
-        return api_reply_bad_field(r, "page", "bad_page");
-    if (width && (!cJSON_IsNumber(width) || width->valuedouble < 280 || width->valuedouble > 1280))
-        return api_reply_bad_field(r, "width", "out_of_range");
-    if (check && !cJSON_IsBool(check))
-        return api_reply_bad_field(r, "check_path", "not_a_boolean");
+    if (!wx_qrcode_scene_ok(scene)) {
+        api_reply_bad_field(r, "scene", "bad_characters");
+        return;
+    }
+    if (page && (!cJSON_IsString(page) || strlen(page->valuestring) > 128 || !page_ok(page->valuestring))) {
+        api_reply_bad_field(r, "page", "bad_page");
+        return;
+    }
+    if (width && (!cJSON_IsNumber(width) || width->valuedouble < 280 || width->valuedouble > 1280)) {
+        api_reply_bad_field(r, "width", "out_of_range");
+        return;
+    }
+    if (check && !cJSON_IsBool(check)) {
+        api_reply_bad_field(r, "check_path", "not_a_boolean");
+        return;
+    }
     if (env && (!cJSON_IsString(env) || (strcmp(env->valuestring, "release") &&
                                          strcmp(env->valuestring, "trial") &&
-                                         strcmp(env->valuestring, "develop"))))
-        return api_reply_bad_field(r, "env_version", "bad_value");
+                                         strcmp(env->valuestring, "develop")))) {
+        api_reply_bad_field(r, "env_version", "bad_value");
+        return;
+    }
 
     q = gy_calloc(1, sizeof *q);
     q->r = r;

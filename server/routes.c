@@ -41,6 +41,10 @@ static const struct route table[] = {
     { "GET",    "/api/v1/subscriptions",                 consent_get,       R_AUTH, 0, NULL },
     { "POST",   "/api/v1/subscriptions",                 consent_post,      R_AUTH | R_JSON, 8192, NULL },
     { "GET",    "/api/v1/admin/notifications",           notify_list,       R_HR, 0, NULL },
+    { "GET",    "/api/v1/admin/moderation",              moderation_list,   R_HR, 0, NULL },
+    { "POST",   "/api/v1/admin/moderation/:id/release",  moderation_release, R_HR, 0, NULL },
+    { "POST",   "/api/v1/admin/moderation/:id/reject",   moderation_reject, R_HR, 0, NULL },
+    { "POST",   "/testing/moderate",                     moderation_testing, R_AUTH | R_JSON | R_TESTING, 16384, NULL },
     { "POST",   "/testing/notify",                       notify_testing,    R_PUBLIC | R_JSON | R_TESTING, 65536, NULL },
     { "POST",   "/testing/clock",                        testing_clock_set, R_PUBLIC | R_JSON | R_TESTING, 1024, NULL },
 };

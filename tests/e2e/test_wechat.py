@@ -231,5 +231,56 @@ class BindByPhone(E2ETestCase):
         self.assertEqual(env.count("employees", "wx_user_id IS NOT NULL"), 0)
 
 
+class Moderation(E2ETestCase):
+
+    def test_pass_review_risky_and_release(self):
+        env = self.fresh()
+        key = env.hr_key()
+        st, _ = env.sim("POST", "/sim/seccheck", {"word": "炸药", "suggest": "risky"})
+        self.assertEqual(st, 200)
+        st, _ = env.sim("POST", "/sim/seccheck", {"word": "拖欠工资", "suggest": "review"})
+        self.assertEqual(st, 200)
+        openid = uid()
+        token = env.login(openid)
+
+        r = self.assertOk(env.call("POST", "/testing/moderate", {"text": "今天的红烧肉很好吃"}, token=token))
+        self.assertEqual(r["status"], "visible")
+        self.assertEqual(env.q("SELECT suggest, status, openid FROM moderation WHERE id = ?", r["id"]),
+                         [("pass", "visible", openid)])
+        call = env.calls("msg_sec_check")[-1]
+        self.assertEqual(call.get("openid"), openid)
+
+        held = self.assertOk(env.call("POST", "/testing/moderate", {"text": "三车间拖欠工资两个月"}, token=token))
+        self.assertEqual(held["status"], "held")
+
+        r = env.call("POST", "/testing/moderate", {"text": "宿舍里有人藏炸药"}, token=token)
+        self.assertError(r, 422, "content_risky")
+        self.assertEqual(env.q1("SELECT status FROM moderation WHERE text LIKE '%炸药%'"), "refused")
+
+        items = self.assertOk(env.call("GET", "/api/v1/admin/moderation", token=key))["items"]
+        self.assertEqual([i["id"] for i in items], [held["id"]])
+        self.assertEqual(items[0]["suggest"], "review")
+        r = self.assertOk(env.call("POST", "/api/v1/admin/moderation/%d/release" % held["id"], token=key))
+        self.assertEqual(r["status"], "released")
+        self.assertEqual(env.q1("SELECT status FROM moderation WHERE id = ?", held["id"]), "released")
+        self.assertTrue(env.q1("SELECT decided_by FROM moderation WHERE id = ?", held["id"]).startswith("apikey:"))
+        self.assertError(env.call("POST", "/api/v1/admin/moderation/%d/release" % held["id"], token=key),
+                         409, "moderation_not_held")
+        self.assertError(env.call("POST", "/api/v1/admin/moderation/abc/reject", token=key), 404, "not_found")
+        self.assertError(env.call("GET", "/api/v1/admin/moderation", token=token), 403, "forbidden")
+
+    def test_wechat_down_holds_the_text(self):
+        env = self.fresh()
+        token = env.login()
+        env.fault(api="msg_sec_check", errcode=-1, count=5)
+        r = self.assertOk(env.call("POST", "/testing/moderate", {"text": "澡堂热水不够"}, token=token))
+        self.assertEqual(r["status"], "held")
+        self.assertEqual(env.q1("SELECT suggest FROM moderation WHERE id = ?", r["id"]), "unchecked")
+        held = self.assertOk(env.call("POST", "/testing/moderate", {"text": "x"}, token=token))
+        key = env.hr_key()
+        self.assertOk(env.call("POST", "/api/v1/admin/moderation/%d/reject" % held["id"], token=key))
+        self.assertEqual(env.q1("SELECT status FROM moderation WHERE id = ?", held["id"]), "rejected")
+
+
 if __name__ == "__main__":
     unittest.main()
