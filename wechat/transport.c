@@ -593,7 +593,7 @@ static char *build_url(const struct wx_client *c, const char *path,
                        const struct wx_param *query, size_t nquery)
 {
     const char *base = is_whole_url(path) ? "" : c->api_base;
-    char sep = base[0] == '\0' && strchr(path, '?') ? '&' : '?';
+    char sep = is_whole_url(path) && strchr(path, '?') ? '&' : '?';
     size_t size, len, i;
     char *url = NULL;
     int n;
