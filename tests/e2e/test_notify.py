@@ -181,6 +181,21 @@ class Notify(E2ETestCase):
         self.assertIn("工人000 迟到 5 分钟", robot[0]["content"])
         self.assertIn("共 40 条", robot[0]["content"])
 
+    def test_robot_messages_a_minute_limited(self):
+        env = self.env_up(robot_per_minute=2)
+        for i in range(3):
+            self.notify(env, "N%03d" % i, kind="attendance_late", fields={"name": "工人%03d" % i, "late_min": 3})
+            if i < 2:
+                self.wait_settled(env)
+        wait_until(lambda: env.q1("SELECT errmsg FROM notifications WHERE employee_no = 'N002'") is not None,
+                   what="third message held back")
+        self.assertEqual(len(self.robot(env)), 2)
+        self.assertEqual(env.q1("SELECT status FROM notifications WHERE employee_no = 'N002'"), "pending")
+        env.clock(advance_s=61)
+        self.wait_settled(env)
+        self.assertEqual(len(self.robot(env)), 3)
+        self.assertEqual(self.statuses(env), {"sent": 3})
+
     def test_kill_9_while_sending_loses_nothing(self):
         env = self.env_up()
         openids = [self.worker(env, "N%03d" % i, credits=2, sim_credits=2)[0] for i in range(10, 16)]
