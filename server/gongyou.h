@@ -223,8 +223,9 @@ struct route {
 };
 
 const struct route *routes_table(size_t *n);
-/* Check the table at start: fatal on an unknown flag or a bad pattern. */
-int routes_check(char *err, size_t errsz);
+/* Check the table at start: fatal on an unknown flag or a bad pattern, or
+ * a PUSH_PATH (may be NULL) that is another endpoint's path. */
+int routes_check(const char *push_path, char *err, size_t errsz);
 
 /* Role bits as stored in employees.roles ("worker|hr"). */
 unsigned roles_parse(const char *s, bool *ok);

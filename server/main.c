@@ -102,7 +102,8 @@ static int serve(const struct gy_config *cfg)
         snprintf(err, sizeof err, "cannot create the event loop");
         goto out;
     }
-    if (routes_check(err, sizeof err) != GY_OK || writer_start(M.base, cfg, err, sizeof err) != GY_OK)
+    if (routes_check(cfg->wechat.push_path, err, sizeof err) != GY_OK ||
+        writer_start(M.base, cfg, err, sizeof err) != GY_OK)
         goto out;
     path = config_db_path(cfg);
     reader = db_open(path, true, cfg, err, sizeof err);

@@ -25,6 +25,7 @@ struct qr {
     struct gy_req *r;
     char scene[40], page[140];
     int width;
+    bool keep;                 /* a release code: stored for reprints */
     unsigned char *png;
     size_t len;
 };
@@ -65,6 +66,11 @@ static void made(void *arg, const struct wx_result *res, const unsigned char *pn
 
     q->r->cleanup = NULL;
 
+    if (res->status == WX_OK && !q->keep) {
+        reply_png(q->r, png, len);
+        free(q);
+        return;
+    }
     if (res->status == WX_OK) {
         q->png = gy_malloc(len);
         memcpy(q->png, png, len);
@@ -132,11 +138,14 @@ void qrcode_create(struct gy_req *r)
     snprintf(q->page, sizeof q->page, "%s", page ? page->valuestring : "");
     q->width = width ? (int)width->valuedouble : 430;
 
+    /* Only codes for the released mini-program (checked pages) are kept:
+     * trial and develop codes are for testing and must not reach a poster. */
+    q->keep = (!env || !strcmp(env->valuestring, "release")) && (!check || cJSON_IsTrue(check));
     st = db_stmt(db_reader(), &qrcode_sql, Q_GET);
     sqlite3_bind_text(st, 1, q->scene, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, q->page, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 3, q->width);
-    if (sqlite3_step(st) == SQLITE_ROW) {
+    if (q->keep && sqlite3_step(st) == SQLITE_ROW) {
         reply_png(r, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0));
         db_done(st, 0);
         free(q);

@@ -57,7 +57,21 @@ const struct route *routes_table(size_t *n)
     return table;
 }
 
-int routes_check(char *err, size_t errsz)
+/* wechat.push_path must not take another endpoint's path. */
+static int check_push_path(const char *path, char *err, size_t errsz)
+{
+    for (size_t i = 0; i < GY_ARRAY_LEN(table); i++) {
+        struct route_params p;
+        if (!(table[i].flags & R_PUSHPATH) && router_match_path(table[i].pattern, path, &p)) {
+            snprintf(err, errsz, "config: bad value for wechat.push_path: %s is %s %s's path", path,
+                     table[i].method, table[i].pattern);
+            return GY_ERR;
+        }
+    }
+    return GY_OK;
+}
+
+int routes_check(const char *push_path, char *err, size_t errsz)
 {
     static const char *const methods[] = { "GET", "POST", "PUT", "PATCH", "DELETE" };
 
@@ -76,7 +90,7 @@ int routes_check(char *err, size_t errsz)
             return GY_ERR;
         }
     }
-    return GY_OK;
+    return push_path ? check_push_path(push_path, err, errsz) : GY_OK;
 }
 
 static const struct { const char *name; unsigned bit; } role_names[] = {

@@ -60,8 +60,7 @@ def child_env(extra=None):
     env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0:halt_on_error=1")
     env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
     # Never let the caller's environment steer the daemon under test.
-    for k in ("GONGYOU_WX_SECRET", "GONGYOU_WX_APPID", "GONGYOU_WX_API_BASE",
-              "GONGYOU_DATA_DIR", "GONGYOU_LISTEN"):
+    for k in [k for k in env if k.startswith("GONGYOU_")]:
         env.pop(k, None)
     if extra:
         env.update(extra)

@@ -23,8 +23,9 @@ def signature(*parts):
     return hashlib.sha1("".join(sorted(parts)).encode()).hexdigest()
 
 
-class Push(E2ETestCase):
-    CONFIG = CONFIG
+class PushBase(E2ETestCase):
+    """Helpers only; the test classes below choose the push mode by config."""
+    START_SHARED = False
 
     def push(self, event, mode="plain", fmt="json", **kw):
         env = self.env
@@ -53,6 +54,12 @@ class Push(E2ETestCase):
     def last_event(self):
         return self.events(limit=1)["events"][0]
 
+
+class PushPlain(PushBase):
+    """The console in plaintext mode: token only."""
+    START_SHARED = True
+    CONFIG = {"wechat": {"push_token": TOKEN}}
+
     def test_url_verification(self):
         env = self.env
         st, j = env.sim("POST", "/sim/push/verify", {"url": "http://127.0.0.1:%d/wx/push" % env.port,
@@ -64,25 +71,6 @@ class Push(E2ETestCase):
                                                      "token": "SomeoneElse", "echostr": "1"})
         self.assertEqual(j["status"], 401, j)
         self.assertFalse(j["ok"])
-
-    def test_every_mode_and_format(self):
-        for mode in ("plain", "compat", "safe"):
-            for fmt in ("json", "xml"):
-                with self.subTest(mode=mode, format=fmt):
-                    ev = dict(POPUP, FromUserName=uid(), CreateTime=str(1700000000 + random.randint(0, 10**6)))
-                    j = self.push(ev, mode, fmt)
-                    self.assertEqual((j["status"], j["body"]), (200, "success"), j)
-                    if mode == "safe":
-                        self.assertIn("msg_signature=", j["query"])
-                        self.assertNotIn("SubscribeStatusString", j["sent"])   # only ciphertext travels
-                    row = self.last_event()
-                    self.assertEqual((row["verdict"], row["mode"], row["format"]), ("accepted", mode, fmt))
-                    self.assertEqual(row["event"], "subscribe_msg_popup_event")
-                    self.assertEqual(row["openid"], ev["FromUserName"])
-                    lst = row["payload"]["List"]
-                    self.assertEqual(lst, [{"TemplateId": POPUP["List"]["TemplateId"],
-                                            "SubscribeStatusString": "accept", "PopupScene": "0"}])
-                    self.assertEqual(row["payload"]["CreateTime"], ev["CreateTime"])
 
     def test_list_object_or_array_and_numbers_as_strings(self):
         items = [{"TemplateId": "T1", "SubscribeStatusString": "accept", "PopupScene": 0},
@@ -96,23 +84,6 @@ class Push(E2ETestCase):
         self.assertEqual(row["payload"]["CreateTime"], "1610969441")
         db = self.env.q1("SELECT payload FROM wx_events WHERE id = ?", row["id"])
         self.assertIn('"PopupScene":"0"', db)
-
-    def test_msgid_beyond_2_pow_53_kept_exactly(self):
-        openid = uid()
-        text = ('{"ToUserName":"gh_1","FromUserName":"%s","CreateTime":1620963428,"MsgType":"event",'
-                '"Event":"subscribe_msg_sent_event","List":{"TemplateId":"T","MsgID":1864323726461255680,'
-                '"ErrorCode":0,"ErrorStatus":"success"}}' % openid)
-        self.assertEqual(self.post_plain(text).status, 200)
-        row = self.last_event()
-        self.assertEqual(row["payload"]["List"][0]["MsgID"], "1864323726461255680")
-        # and in XML, through wxsim, safe mode
-        ev = {"ToUserName": "gh_1", "FromUserName": uid(), "CreateTime": "1620963429", "MsgType": "event",
-              "Event": "subscribe_msg_sent_event",
-              "List": {"TemplateId": "T", "MsgID": "1864323726461255681", "ErrorCode": "0",
-                       "ErrorStatus": "success"}}
-        j = self.push(ev, "safe", "xml")
-        self.assertEqual(j["status"], 200, j)
-        self.assertEqual(self.last_event()["payload"]["List"][0]["MsgID"], "1864323726461255681")
 
     def test_retry_of_one_push_is_a_duplicate(self):
         ev = dict(POPUP, FromUserName=uid(), CreateTime="1611111111")
@@ -129,28 +100,36 @@ class Push(E2ETestCase):
         rows = self.env.q("SELECT verdict FROM wx_events WHERE openid = ? ORDER BY id", msg["FromUserName"])
         self.assertEqual([v for (v,) in rows], ["accepted", "duplicate"])
 
-    def test_forged_pushes_refused(self):
-        env = self.env
-        for mode, tamper, verdicts in (("plain", "signature", {"bad_signature"}),
-                                       ("safe", "signature", {"bad_signature"}),
-                                       ("safe", "encrypt", {"bad_signature", "decrypt_failed"}),
-                                       ("safe", "appid", {"wrong_appid"}),
-                                       ("compat", "appid", {"wrong_appid"})):
-            with self.subTest(mode=mode, tamper=tamper):
-                openid = uid()
-                j = self.push(dict(POPUP, FromUserName=openid), mode, "json", tamper=tamper)
-                self.assertEqual(j["status"], 401, j)
-                self.assertEqual(json.loads(j["body"])["error"]["code"], "push_bad_signature")
+    def test_plain_json_and_xml(self):
+        for fmt in ("json", "xml"):
+            with self.subTest(format=fmt):
+                ev = dict(POPUP, FromUserName=uid())
+                j = self.push(ev, "plain", fmt)
+                self.assertEqual((j["status"], j["body"]), (200, "success"), j)
                 row = self.last_event()
-                self.assertIn(row["verdict"], verdicts)
-                self.assertIsNone(row["payload"])     # an unverified body is not kept
-                self.assertEqual(env.count("wx_events", "openid = ? AND verdict = 'accepted'", openid), 0)
-        # Wrong token in plaintext mode, signed by us.
+                self.assertEqual((row["verdict"], row["mode"], row["format"]), ("accepted", "plain", fmt))
+                self.assertEqual(row["payload"]["List"][0]["SubscribeStatusString"], "accept")
+
+    def test_msgid_as_a_bare_json_number(self):
+        openid = uid()
+        text = ('{"ToUserName":"gh_1","FromUserName":"%s","CreateTime":1620963428,"MsgType":"event",'
+                '"Event":"subscribe_msg_sent_event","List":{"TemplateId":"T","MsgID":1864323726461255680,'
+                '"ErrorCode":0,"ErrorStatus":"success"}}' % openid)
+        self.assertEqual(self.post_plain(text).status, 200)
+        row = self.last_event()
+        self.assertEqual(row["payload"]["List"][0]["MsgID"], "1864323726461255680")
+
+    def test_forged_plain_pushes_refused(self):
+        openid = uid()
+        j = self.push(dict(POPUP, FromUserName=openid), "plain", "json", tamper="signature")
+        self.assertEqual(j["status"], 401, j)
+        self.assertEqual(self.last_event()["verdict"], "bad_signature")
+        self.assertIsNone(self.last_event()["payload"])
         r = self.post_plain(json.dumps(POPUP), token="NotOurToken")
         self.assertError(r, 401, "push_bad_signature")
-        # No signature at all.
-        r = env.call("POST", "/wx/push", raw=json.dumps(POPUP), ctype="application/json")
-        self.assertEqual(r.status, 403)   # no timestamp: stale
+        # Unsigned junk is refused for its signature, before its body is read.
+        r = self.post_plain("{not json", token="NotOurToken")
+        self.assertError(r, 401, "push_bad_signature")
 
     def test_stale_timestamp_refused(self):
         r = self.post_plain(json.dumps(dict(POPUP, FromUserName=uid())), ts=int(time.time()) - 1000)
@@ -181,6 +160,68 @@ class Push(E2ETestCase):
                          400, "invalid_field")
         token = env.login()
         self.assertError(env.call("GET", "/api/v1/admin/wechat/events", token=token), 403, "forbidden")
+
+
+class PushSafe(PushBase):
+    """The console in compatible or safe mode: token and EncodingAESKey."""
+    START_SHARED = True
+    CONFIG = CONFIG
+
+    def test_plain_pushes_refused_once_encrypted(self):
+        """With an EncodingAESKey set every real push is encrypted: a plain one is forged."""
+        openid = uid()
+        j = self.push(dict(POPUP, FromUserName=openid), "plain", "json")
+        self.assertEqual(j["status"], 401, j)
+        self.assertEqual(self.last_event()["verdict"], "plaintext_refused")
+        self.assertEqual(self.env.count("wx_events", "openid = ? AND verdict = 'accepted'", openid), 0)
+
+    def test_every_mode_and_format(self):
+        for mode in ("compat", "safe"):
+            for fmt in ("json", "xml"):
+                with self.subTest(mode=mode, format=fmt):
+                    ev = dict(POPUP, FromUserName=uid(), CreateTime=str(1700000000 + random.randint(0, 10**6)))
+                    j = self.push(ev, mode, fmt)
+                    self.assertEqual((j["status"], j["body"]), (200, "success"), j)
+                    if mode == "safe":
+                        self.assertIn("msg_signature=", j["query"])
+                        self.assertNotIn("SubscribeStatusString", j["sent"])   # only ciphertext travels
+                    row = self.last_event()
+                    self.assertEqual((row["verdict"], row["mode"], row["format"]), ("accepted", mode, fmt))
+                    self.assertEqual(row["event"], "subscribe_msg_popup_event")
+                    self.assertEqual(row["openid"], ev["FromUserName"])
+                    lst = row["payload"]["List"]
+                    self.assertEqual(lst, [{"TemplateId": POPUP["List"]["TemplateId"],
+                                            "SubscribeStatusString": "accept", "PopupScene": "0"}])
+                    self.assertEqual(row["payload"]["CreateTime"], ev["CreateTime"])
+
+    def test_msgid_beyond_2_pow_53_kept_exactly(self):
+        # in XML, through wxsim, safe mode
+        ev = {"ToUserName": "gh_1", "FromUserName": uid(), "CreateTime": "1620963429", "MsgType": "event",
+              "Event": "subscribe_msg_sent_event",
+              "List": {"TemplateId": "T", "MsgID": "1864323726461255681", "ErrorCode": "0",
+                       "ErrorStatus": "success"}}
+        j = self.push(ev, "safe", "xml")
+        self.assertEqual(j["status"], 200, j)
+        self.assertEqual(self.last_event()["payload"]["List"][0]["MsgID"], "1864323726461255681")
+
+    def test_forged_pushes_refused(self):
+        env = self.env
+        for mode, tamper, verdicts in (("safe", "signature", {"bad_signature"}),
+                                       ("safe", "encrypt", {"bad_signature", "decrypt_failed"}),
+                                       ("safe", "appid", {"wrong_appid"}),
+                                       ("compat", "appid", {"wrong_appid"})):
+            with self.subTest(mode=mode, tamper=tamper):
+                openid = uid()
+                j = self.push(dict(POPUP, FromUserName=openid), mode, "json", tamper=tamper)
+                self.assertEqual(j["status"], 401, j)
+                self.assertEqual(json.loads(j["body"])["error"]["code"], "push_bad_signature")
+                row = self.last_event()
+                self.assertIn(row["verdict"], verdicts)
+                self.assertIsNone(row["payload"])     # an unverified body is not kept
+                self.assertEqual(env.count("wx_events", "openid = ? AND verdict = 'accepted'", openid), 0)
+        # No signature at all.
+        r = env.call("POST", "/wx/push", raw=json.dumps(POPUP), ctype="application/json")
+        self.assertEqual(r.status, 403)   # no timestamp: stale
 
 
 class PushOff(E2ETestCase):

@@ -51,7 +51,9 @@ static void table_is_sound(void)
     size_t n;
     const struct route *t = routes_table(&n);
 
-    CHECK(routes_check(err, sizeof err) == GY_OK);
+    CHECK(routes_check("/wx/push", err, sizeof err) == GY_OK);
+    CHECK(routes_check("/api/v1/me", err, sizeof err) == GY_ERR);
+    CHECK(strstr(err, "wechat.push_path") != NULL);
     CHECK(n > 5);
     /* No two lines share a method and pattern. */
     for (size_t i = 0; i < n; i++)
