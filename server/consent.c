@@ -129,9 +129,14 @@ int consent_from_push(struct db_conn *c, const char *openid, const cJSON *event)
 
         if (!cJSON_IsString(tid) || !cJSON_IsString(st) || !status_ok(st->valuestring))
             continue;
-        /* Turned off in settings: no tap to pair, the credits go. */
-        rc = change ? apply(c, openid, tid->valuestring, st->valuestring, true)
-                    : tap(c, openid, tid->valuestring, st->valuestring, "push");
+        /* Changed in settings: no tap to pair. A reject takes the credits;
+         * anything else only notes the status (no popup, no new credit). */
+        if (change && strcmp(st->valuestring, "reject") == 0)
+            rc = apply(c, openid, tid->valuestring, "reject", true);
+        else if (change)
+            rc = apply(c, openid, tid->valuestring, "filter", false);
+        else
+            rc = tap(c, openid, tid->valuestring, st->valuestring, "push");
         if (rc != GY_OK)
             return rc;
     }
@@ -281,6 +286,13 @@ void consent_post(struct gy_req *r)
     /* Validate every entry before anything is written. */
     for (const cJSON *it = results->child; it; it = it->next, n++) {
         size_t len = strlen(it->string);
+        /* cJSON keeps repeated keys: one template reported twice is one tap. */
+        for (const cJSON *prev = results->child; prev != it; prev = prev->next) {
+            if (strcmp(prev->string, it->string) == 0) {
+                api_reply_bad_field(r, "results", "duplicate_template_id");
+                return;
+            }
+        }
         if (n >= 20 || len == 0 || len > 128 || !gy_utf8_valid(it->string, len, UTF8_NO_CTL)) {
             api_reply_bad_field(r, "results", "bad_template_id");
             return;

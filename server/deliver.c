@@ -28,12 +28,12 @@
 #include <event2/event.h>
 
 enum {
-    Q_DUE, Q_CLAIM, Q_OPENID, Q_RESULT, Q_ATTEMPT, Q_ROUTED, Q_RECOVER,
+    Q_DUE, Q_CLAIM, Q_OPENID, Q_RESULT, Q_ATTEMPT, Q_ROUTED, Q_DEFER, Q_RECOVER,
 };
 static const char *const sql[] = {
     [Q_DUE] =
-        "SELECT id, kind, channel, employee_no, robot, fold_key, fields, attempts, deadline_at "
-        "FROM notifications WHERE status = 'pending' AND next_attempt_at <= ?1 "
+        "SELECT id, kind, channel, employee_no, robot, fold_key, fields, attempts, deadline_at, "
+        "coalesce(errcode, 0) FROM notifications WHERE status = 'pending' AND next_attempt_at <= ?1 "
         "ORDER BY next_attempt_at, id LIMIT ?2",
     [Q_CLAIM] =
         "UPDATE notifications SET status = 'sending', attempts = attempts + 1, updated_at = ?2 "
@@ -48,6 +48,9 @@ static const char *const sql[] = {
     [Q_ATTEMPT] =
         "INSERT INTO notification_attempts (notification_id, at, errcode, errmsg) VALUES (?1, ?2, ?3, ?4)",
     [Q_ROUTED] = "UPDATE notifications SET routed_to = ?2 WHERE id = ?1",
+    [Q_DEFER] =
+        "UPDATE notifications SET status = 'pending', attempts = attempts - 1, next_attempt_at = ?2, "
+        "errmsg = 'waiting for the robot''s next minute', updated_at = ?3 WHERE id = ?1",
     [Q_RECOVER] =
         "UPDATE notifications SET status = 'pending', updated_at = ?1 WHERE status = 'sending'",
 };
@@ -62,6 +65,8 @@ struct job {
     cJSON *fields;
     int attempts;              /* including this one */
     int64_t deadline;
+    long prev_errcode;         /* the last attempt's errcode (-2: outcome unknown) */
+    int record_tries;          /* commits of the outcome that failed so far */
     char openid[130];          /* wechat: resolved when claimed */
     bool claimed;
     /* the outcome, set by the finish unit */
@@ -76,15 +81,18 @@ struct job {
 /* A batch being claimed, or a group of jobs sent as one. */
 struct batch {
     struct job *jobs;
+    int64_t defer_until;       /* robot over its limit: back to pending, uncounted */
     struct wx_result res;      /* copy of the send's outcome */
     char errmsg[200];
     char msgid[32];
 };
 
 #define MAX_ROBOTS 32
+#define UNKNOWN_OUTCOME (-2)   /* errcode recorded when a send timed out after leaving */
 
 static struct {
     const struct gy_config *cfg;
+    struct event_base *base;
     struct event *timer;
     bool scanning;             /* a look or a claim is under way */
     bool stopping;
@@ -196,6 +204,13 @@ static void retry_or_fail(struct job *j, long errcode, const char *why)
 static void claimed(void *arg, int rc);
 static void send_wechat(struct job *j);
 static void send_robot_group(struct job *group);
+static int group_unit(struct db_conn *c, void *arg);
+static void group_done(void *arg, int rc);
+
+static void record_group_later(evutil_socket_t fd, short what, void *arg)
+{
+    writer_submit(group_unit, group_done, arg);
+}
 
 static struct job *job_from_row(sqlite3_stmt *st)
 {
@@ -212,6 +227,7 @@ static struct job *job_from_row(sqlite3_stmt *st)
         j->fields = cJSON_CreateObject();
     j->attempts = sqlite3_column_int(st, 7) + 1;
     j->deadline = sqlite3_column_int64(st, 8);
+    j->prev_errcode = (long)sqlite3_column_int64(st, 9);
     return j;
 }
 
@@ -228,7 +244,16 @@ static int claim_unit(struct db_conn *c, void *arg)
         if (db_exec_stmt(st) != GY_OK)
             return GY_ERR;
         j->claimed = sqlite3_changes(db_handle(c)) == 1;
-        if (!j->claimed || j->robot)
+        if (!j->claimed)
+            continue;
+        if (clock_now() > j->deadline) {   /* waited out a backlog or downtime: too late now */
+            j->status = "failed";
+            snprintf(j->errmsg, sizeof j->errmsg, "deadline passed before it could be sent");
+            if (record(c, j) != GY_OK)
+                return GY_ERR;
+            continue;
+        }
+        if (j->robot)
             continue;
         if (!j->kind) {
             j->status = "failed";
@@ -284,7 +309,7 @@ static void look(evutil_socket_t fd, short what, void *arg)
 static void claimed(void *arg, int rc)
 {
     struct batch *b = arg;
-    struct job *j = b->jobs, *robots = NULL;
+    struct job *j = b->jobs, *robots = NULL, **rtail = &robots;
 
     D.scanning = false;
     b->jobs = NULL;
@@ -297,8 +322,8 @@ static void claimed(void *arg, int rc)
             metrics_notify(j->kind ? j->kind->name : "unknown", j->status);
             job_free(j);
         } else if (j->robot) {
-            j->next = robots;
-            robots = j;
+            *rtail = j;   /* in order, so the message lists them as they came */
+            rtail = &j->next;
         } else {
             metrics_notify(j->kind->name, "sending");
             send_wechat(j);
@@ -345,13 +370,39 @@ static int finish_unit(struct db_conn *c, void *arg)
     return record(c, j);
 }
 
+static void finished(void *arg, int rc);
+
+/* The outcome is known but its commit failed (the database was busy, say):
+ * keep it and commit it again shortly, rather than send again. */
+static void record_later(evutil_socket_t fd, short what, void *arg)
+{
+    struct job *j = arg;
+
+    writer_submit(finish_unit, finished, j);
+}
+
+static bool retry_record(struct job *j, writer_done_fn *done_again, void *arg)
+{
+    struct timeval wait = { 1 << (j->record_tries < 5 ? j->record_tries : 5), 0 };
+
+    if (++j->record_tries > 10 || D.stopping || !D.base)
+        return false;
+    gy_log(LOG_WARN, "notify: cannot record the outcome of notification %lld; trying again in %ld s",
+           (long long)j->id, (long)wait.tv_sec);
+    event_base_once(D.base, -1, EV_TIMEOUT, done_again == finished ? record_later : record_group_later,
+                    arg, &wait);
+    return true;
+}
+
 static void finished(void *arg, int rc)
 {
     struct job *j = arg;
 
+    if (rc != GY_OK && retry_record(j, finished, j))
+        return;
     D.inflight--;
     if (rc != GY_OK)
-        gy_log(LOG_ERROR, "notify: cannot record the outcome of notification %lld; it will be sent again",
+        gy_log(LOG_ERROR, "notify: gave up recording notification %lld; it is sent again after a restart",
                (long long)j->id);
     else
         metrics_notify(j->kind ? j->kind->name : "robot", j->status);
@@ -381,8 +432,17 @@ static void sent(void *arg, const struct wx_result *r, const char *msgid)
     if (r->status == WX_OK) {
         j->status = "sent";
         snprintf(j->msgid, sizeof j->msgid, "%s", msgid);
+    } else if (r->status == WX_ERRCODE && r->errcode == 43101 && j->prev_errcode == UNKNOWN_OUTCOME) {
+        /* The last attempt timed out after sending and spent the credit:
+         * it was almost surely delivered. */
+        j->status = "sent";
+        snprintf(j->errmsg, sizeof j->errmsg, "43101 after an attempt whose outcome was unknown: delivered then");
     } else if (r->status == WX_ERRCODE && r->errcode == 43101) {
         j->status = "exhausted";   /* finish_unit: credits to zero, skipped, maybe the robot */
+    } else if (r->status == WX_TRANSPORT || (r->status == WX_HTTP && r->http_status >= 500)) {
+        /* Timed out or 5xx after sending: WeChat may have delivered it. Try
+         * again after the back-off (at least once), never at once. */
+        retry_or_fail(j, UNKNOWN_OUTCOME, r->errmsg);
     } else if (wx_result_is_transient(r) ||
                (r->status == WX_ERRCODE && (r->errcode == 43108 || r->errcode == 45009))) {
         retry_or_fail(j, r->errcode ? r->errcode : -1, r->errmsg);
@@ -393,7 +453,7 @@ static void sent(void *arg, const struct wx_result *r, const char *msgid)
         if (r->status == WX_INVALID)
             gy_log(LOG_ERROR, "notify: %s %lld not sendable: %s", j->kind->name, (long long)j->id, r->errmsg);
     }
-    if (j->status != NULL && strcmp(j->status, "sent") == 0)
+    if (j->status != NULL && strcmp(j->status, "sent") == 0 && j->prev_errcode != UNKNOWN_OUTCOME)
         j->errmsg[0] = '\0';
     writer_submit(finish_unit, finished, j);
 }
@@ -458,6 +518,22 @@ static int64_t robot_wait(const char *name)
     return oldest + 60;
 }
 
+static int defer_unit(struct db_conn *c, void *arg)
+{
+    struct batch *b = arg;
+
+    for (struct job *j = b->jobs; j; j = j->next) {
+        sqlite3_stmt *st = db_stmt(c, &deliver_sql, Q_DEFER);
+        sqlite3_bind_int64(st, 1, j->id);
+        sqlite3_bind_int64(st, 2, b->defer_until);
+        sqlite3_bind_int64(st, 3, clock_now());
+        if (db_exec_stmt(st) != GY_OK)
+            return GY_ERR;
+        j->status = "pending";
+    }
+    return GY_OK;
+}
+
 static int group_unit(struct db_conn *c, void *arg)
 {
     struct batch *b = arg;
@@ -472,6 +548,8 @@ static void group_done(void *arg, int rc)
 {
     struct batch *b = arg;
 
+    if (rc != GY_OK && retry_record(b->jobs, group_done, b))
+        return;
     for (struct job *j = b->jobs; j; j = j->next) {
         D.inflight--;
         if (rc == GY_OK)
@@ -519,7 +597,7 @@ static char *robot_markdown(struct job *group)
 
     for (struct job *j = group; j; j = j->next)
         count++;
-    n = (size_t)snprintf(out, cap, "### %s\n", k ? k->robot_title : "提醒");
+    n = (size_t)snprintf(out, cap, "### %.200s\n", k ? k->robot_title : "提醒");
     for (struct job *j = group; j; j = j->next) {
         char *line = k && k->robot_line ? notify_render(k->robot_line, j->fields) : gy_strdup(j->employee_no);
         size_t len = strlen(line);
@@ -557,7 +635,8 @@ static void send_robot_group(struct job *group)
         return;
     }
     if ((wait = robot_wait(group->robot_name)) != 0) {
-        settle_group(b, "pending", 0, "waiting for the robot's next minute", wait);
+        b->defer_until = wait;   /* not an attempt: nothing was sent */
+        writer_submit(defer_unit, group_done, b);
         return;
     }
     md = robot_markdown(group);
@@ -611,6 +690,7 @@ int deliver_start(struct event_base *base, const struct gy_config *cfg)
     struct timeval every = { cfg->notify.poll_ms / 1000, (cfg->notify.poll_ms % 1000) * 1000 };
 
     D.cfg = cfg;
+    D.base = base;
     D.timer = event_new(base, -1, EV_PERSIST, look, NULL);
     event_add(D.timer, &every);
     writer_set_after_commit(after_commit);

@@ -33,6 +33,7 @@ static struct {
     int signals;
     double deadline_ms;
     bool forced;               /* stopped with requests unanswered */
+    double quiet_since;        /* when draining found nothing left but unwritten replies */
     const struct gy_config *cfg;
 } M;
 
@@ -59,9 +60,20 @@ static int make_dirs(const char *path)
 
 static void drain_check(evutil_socket_t fd, short what, void *arg)
 {
-    if (http_inflight() == 0 && writer_depth() == 0 && http_unflushed() == 0 && deliver_inflight() == 0) {
-        event_base_loopbreak(M.base);
-    } else if (clock_mono_ms() > M.deadline_ms) {
+    double now = clock_mono_ms();
+
+    if (http_inflight() == 0 && writer_depth() == 0 && deliver_inflight() == 0) {
+        /* Every request is answered: give the replies a moment to reach
+         * their sockets. A reply whose client vanished mid-write is never
+         * reported written, so this wait is bounded. */
+        if (M.quiet_since == 0)
+            M.quiet_since = now;
+        if (http_unflushed() == 0 || now - M.quiet_since > 1000)
+            event_base_loopbreak(M.base);
+        return;
+    }
+    M.quiet_since = 0;
+    if (now > M.deadline_ms) {
         gy_log(LOG_WARN, "shutdown timeout: %d requests still in flight, %ld writes queued",
                http_inflight(), writer_depth());
         M.forced = true;

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { Q_INSERT, Q_EMPLOYEE, Q_LIST, Q_ATTEMPTS, Q_TESTING_EVENT };
+enum { Q_INSERT, Q_EMPLOYEE, Q_LIST, Q_ATTEMPTS, Q_TESTING_EVENT, Q_FOLD_DUE };
 static const char *const sql[] = {
     [Q_INSERT] =
         "INSERT INTO notifications (kind, channel, employee_no, robot, fold_key, fields, status, "
@@ -28,6 +28,8 @@ static const char *const sql[] = {
     [Q_ATTEMPTS] =
         "SELECT at, errcode, errmsg FROM notification_attempts WHERE notification_id = ?1 ORDER BY id",
     [Q_TESTING_EVENT] = "INSERT INTO testing_events (kind, created_at) VALUES (?1, ?2)",
+    [Q_FOLD_DUE] =
+        "SELECT min(next_attempt_at) FROM notifications WHERE fold_key = ?1 AND status = 'pending'",
 };
 const struct db_sqlset notify_sql = { "notify", sql, GY_ARRAY_LEN(sql) };
 
@@ -294,6 +296,18 @@ static void department_of(struct db_conn *c, const char *employee_no, char *out,
     db_done(st, 0);
 }
 
+static int64_t fold_due(struct db_conn *c, const char *fold)
+{
+    sqlite3_stmt *st = db_stmt(c, &notify_sql, Q_FOLD_DUE);
+    int64_t due = clock_now() + N.cfg->notify.robot_fold_s;
+
+    sqlite3_bind_text(st, 1, fold, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+        due = sqlite3_column_int64(st, 0);
+    db_done(st, 0);
+    return due;
+}
+
 int notify_enqueue_robot(struct db_conn *c, const struct notify_kind *k, const char *employee_no,
                          const char *fields, int64_t *id)
 {
@@ -307,10 +321,11 @@ int notify_enqueue_robot(struct db_conn *c, const struct notify_kind *k, const c
         return insert(c, k->name, "robot", employee_no, "", "", fields, "skipped", clock_now(),
                       "no robot route in notify.routes", id);
     }
-    /* Alerts of one kind to one robot within robot_fold_s go out as one message. */
+    /* Alerts of one kind to one robot go out as one message: the first
+     * waits robot_fold_s, and those that come while it waits join it. */
     snprintf(fold, sizeof fold, "%s|%s", k->name, robot);
     return insert(c, k->name, "robot", employee_no, robot, fold, fields, "pending",
-                  clock_now() + N.cfg->notify.robot_fold_s, NULL, id);
+                  fold_due(c, fold), NULL, id);
 }
 
 int notify_enqueue(struct db_conn *c, const char *kind, const char *employee_no, const cJSON *fields)

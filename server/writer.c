@@ -93,6 +93,21 @@ static void run_batch(struct unit *batch)
             continue;
         }
         u->rc = u->fn(W.conn, u->arg);
+        if (u->rc != 0 && sqlite3_get_autocommit(db_handle(W.conn))) {
+            /* SQLite rolled back the whole transaction (I/O error, full
+             * disk): the units kept so far are lost. Fail them and start a
+             * new transaction for the rest. */
+            for (struct unit *k = batch; k != u; k = k->next)
+                if (k->rc == 0)
+                    k->rc = GY_ERR;
+            any_kept = false;
+            if (step(W_BEGIN) != GY_OK) {
+                for (struct unit *k = u->next; k; k = k->next)
+                    k->rc = GY_ERR;
+                return;
+            }
+            continue;
+        }
         if (u->rc != 0)
             step(W_ROLLBACK_TO);
         else

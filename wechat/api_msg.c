@@ -147,7 +147,7 @@ static int start_send(struct send *s)
 
     s->json = NULL;   /* wx_call_authed copies the body; S itself is freed with free() */
     rc = wx_call_authed(s->c, "subscribe_send", "/cgi-bin/message/subscribe/send", NULL, 0, json,
-                        0, send_done, s);
+                        WX_CALL_ONCE, send_done, s);
     free(json);
     return rc;
 }

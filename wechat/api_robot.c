@@ -139,7 +139,7 @@ int wx_robot_send(struct wx_client *c, const char *webhook, const char *markdown
         return -1;
     }
     /* the transport owns RB from here, failure included */
-    rc = wx_call_start(c, "robot_send", webhook, NULL, 0, text, robot_done, rb);
+    rc = wx_call_start_ex(c, "robot_send", webhook, NULL, 0, text, WX_CALL_ONCE, robot_done, rb, free);
     cJSON_free(text);
     return rc;
 }

@@ -380,6 +380,14 @@ out:
     *jsonp = json;
 }
 
+/* Did this attempt surely not reach WeChat? (WX_CALL_ONCE retries only then.) */
+static int not_delivered(CURLcode res, const struct wx_result *r)
+{
+    return res == CURLE_COULDNT_CONNECT || res == CURLE_COULDNT_RESOLVE_HOST ||
+           res == CURLE_COULDNT_RESOLVE_PROXY || res == CURLE_FAILED_INIT ||
+           (r->status == WX_ERRCODE && r->errcode == -1);
+}
+
 /*
  * The attempt under way ended with RES (CURLE_FAILED_INIT when it could
  * not start): report it to the observer, then retry or finish the call.
@@ -414,7 +422,8 @@ static void attempt_done(struct call *call, CURLcode res)
     if (c->dying)
         goto out;
 
-    if (wx_result_is_transient(&r) && call->attempts <= c->max_retries) {
+    if (wx_result_is_transient(&r) && call->attempts <= c->max_retries &&
+        (!(call->flags & WX_CALL_ONCE) || not_delivered(res, &r))) {
         call_link(call);
         arm(&call->timer, backoff_ms(c, call->attempts - 1));
         call = NULL;

@@ -42,6 +42,10 @@ struct wx_raw {
 
 /* Flags of wx_call_start_ex() and wx_call_authed(). */
 #define WX_CALL_BINARY 1u   /* a 200 reply that is not JSON is success, passed as RAW */
+/* Not safe to repeat (a send): retry only when the request surely did not
+ * reach WeChat (no connection, no DNS) or WeChat said -1. A timeout or a
+ * 5xx after sending is handed back for the caller to decide. */
+#define WX_CALL_ONCE 2u
 
 /*
  * Start a request to {api_base}{PATH}?{QUERY...}: a GET, or a POST of

@@ -169,7 +169,8 @@ class Notify(E2ETestCase):
         self.assertEqual(env.count("notifications", "status = 'skipped' AND employee_no = 'N005'"), 1)
 
     def test_alert_storm_folded_into_one_robot_message(self):
-        env = self.env_up()
+        # The first alert waits robot_fold_s; the other 39 (queued meanwhile) join it.
+        env = self.env_up(robot_fold_s=10)
         for i in range(40):
             self.notify(env, "N%03d" % i, kind="attendance_late",
                         fields={"name": "工人%03d" % i, "late_min": 5 + i % 7})
@@ -179,6 +180,7 @@ class Notify(E2ETestCase):
         self.assertEqual(len(robot), 1, robot)
         self.assertIn("迟到提醒", robot[0]["content"])
         self.assertIn("工人000 迟到 5 分钟", robot[0]["content"])
+        self.assertLess(robot[0]["content"].index("工人000"), robot[0]["content"].index("工人039"))
         self.assertIn("共 40 条", robot[0]["content"])
 
     def test_robot_messages_a_minute_limited(self):

@@ -454,24 +454,35 @@ static int test_busy_retried(void)
 {
     static const struct step busy_then_ok[] = {
         { 200, ERR(-1, "system busy") },
-        { 502, "<html>bad gateway</html>" },
         { 200, OK_REPLY },
     };
+    static const struct step gateway[] = { { 502, "<html>bad gateway</html>" } };
     static const struct step always_busy[] = { { 200, ERR(-1, "system busy") } };
     struct outcome o = { 0 };
     struct wx_client *c = NULL;
     int rc = -1;
 
-    serve(busy_then_ok, 3);
+    /* -1 means WeChat did not take it: retried. */
+    serve(busy_then_ok, 2);
     c = client(2, &o);
     CHECK(c);
     CHECK(send_wait(c, hook(""), "retry me", &o) == 0);
-    CHECK(o.status == WX_OK && o.attempts == 3 && srv.nreq == 3);
-    CHECK(o.nobs == 3 && o.obs_errcode[0] == -1 && o.obs_errcode[1] == -1 &&
-          o.obs_http[1] == 502 && o.obs_errcode[2] == 0);
-    for (int i = 0; i < 3; i++)
+    CHECK(o.status == WX_OK && o.attempts == 2 && srv.nreq == 2);
+    CHECK(o.nobs == 2 && o.obs_errcode[0] == -1 && o.obs_errcode[1] == 0);
+    for (int i = 0; i < 2; i++)
         CHECK(strcmp(srv.seen[i].body, srv.seen[0].body) == 0 &&
               strcmp(srv.seen[i].query, "key=" KEY) == 0);
+    wx_client_free(c);
+
+    /* A 502 after the message left may have been delivered: not repeated
+     * here, handed back for the caller's back-off (a send is not safe to
+     * repeat at once). */
+    memset(&o, 0, sizeof o);
+    serve(gateway, 1);
+    c = client(2, &o);
+    CHECK(c);
+    CHECK(send_wait(c, hook(""), "once", &o) == 0);
+    CHECK(o.status == WX_HTTP && o.attempts == 1 && srv.nreq == 1);
     wx_client_free(c);
 
     /* out of retries: the last busy is the result */
