@@ -49,7 +49,7 @@ static const char *const sql[] = {
     [Q_PURGE_SESSIONS] = "DELETE FROM sessions WHERE expires_at < ?1",
     [Q_APIKEY_LIST] = "SELECT id, name, role, created_at, revoked_at FROM api_keys ORDER BY id",
     [Q_APIKEY_REVOKE] =
-        "UPDATE api_keys SET revoked_at = ?2 WHERE (CASE WHEN ?3 THEN CAST(id AS TEXT) ELSE name END) = ?1 "
+        "UPDATE api_keys SET revoked_at = ?2 WHERE (CASE WHEN ?3 THEN id = ?4 ELSE name = ?1 END) "
         "AND revoked_at IS NULL",
 };
 const struct db_sqlset auth_sql = { "auth", sql, GY_ARRAY_LEN(sql) };
@@ -560,6 +560,7 @@ int auth_apikey_revoke(struct db_conn *c, const char *name_or_id)
     sqlite3_bind_int64(st, 2, clock_now());
     /* All digits: the key's id (from `apikey list`); otherwise its name. */
     sqlite3_bind_int(st, 3, gy_parse_ll(name_or_id, 1, INT64_MAX, &id) == GY_OK);
+    sqlite3_bind_int64(st, 4, gy_parse_ll(name_or_id, 1, INT64_MAX, &id) == GY_OK ? id : 0);
     if (db_exec_stmt(st) != GY_OK)
         return GY_ERR;
     n = sqlite3_changes(db_handle(c));

@@ -606,6 +606,7 @@ static char *robot_markdown(struct job *group)
             break;
         }
         out[n++] = '>';
+        out[n++] = ' ';
         memcpy(out + n, line, len);
         n += len;
         out[n++] = '\n';

@@ -2,7 +2,7 @@
  * errors.c - every error the API can answer, in one table: the stable
  * snake_case code that clients switch on, its HTTP status, and a Chinese
  * message that tells the person what to do next. docs/openapi.yaml lists
- * the same codes; a unit test checks they agree.
+ * the same codes; tests/docs/check_docs.py checks they agree.
  */
 #include "gongyou.h"
 

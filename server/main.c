@@ -114,8 +114,7 @@ static int serve(const struct gy_config *cfg)
         snprintf(err, sizeof err, "cannot create the event loop");
         goto out;
     }
-    if (routes_check(cfg->wechat.push_path, err, sizeof err) != GY_OK ||
-        writer_start(M.base, cfg, err, sizeof err) != GY_OK)
+    if (writer_start(M.base, cfg, err, sizeof err) != GY_OK)
         goto out;
     path = config_db_path(cfg);
     reader = db_open(path, true, cfg, err, sizeof err);
@@ -223,7 +222,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "gongyoud: %s\n", err);
         return 2;
     }
-    if (notify_config_check(&cfg, err, sizeof err) != GY_OK) {
+    if (notify_config_check(&cfg, err, sizeof err) != GY_OK ||
+        routes_check(cfg.wechat.push_path, err, sizeof err) != GY_OK) {
         fprintf(stderr, "gongyoud: %s\n", err);
         notify_config_free();
         config_free(&cfg);

@@ -137,8 +137,20 @@ void moderation_list(struct gy_req *r)
     sqlite3_stmt *st;
     cJSON *body = cJSON_CreateObject(), *list = cJSON_AddArrayToObject(body, "items");
 
-    if ((q = api_query(r, "status")))
+    static const char *const statuses[] = { "held", "visible", "released", "rejected", "refused", "all" };
+    bool known = false;
+    int64_t last = 0;
+
+    if ((q = api_query(r, "status"))) {
+        for (size_t i = 0; i < GY_ARRAY_LEN(statuses); i++)
+            known |= strcmp(q, statuses[i]) == 0;
+        if (!known) {
+            cJSON_Delete(body);
+            api_reply_bad_field(r, "status", "bad_value");
+            return;
+        }
         snprintf(status, sizeof status, "%s", strcmp(q, "all") ? q : "");
+    }
     if ((q = api_query(r, "limit")) && gy_parse_ll(q, 1, 500, &limit) != GY_OK) {
         cJSON_Delete(body);
         api_reply_bad_field(r, "limit", "out_of_range");
@@ -165,9 +177,22 @@ void moderation_list(struct gy_req *r)
         cJSON_AddStringToObject(o, "status", (const char *)sqlite3_column_text(st, 6));
         clock_format(sqlite3_column_int64(st, 7), when);
         cJSON_AddStringToObject(o, "created_at", when);
+        if (sqlite3_column_type(st, 8) == SQLITE_NULL) {
+            cJSON_AddNullToObject(o, "decided_at");
+            cJSON_AddNullToObject(o, "decided_by");
+        } else {
+            clock_format(sqlite3_column_int64(st, 8), when);
+            cJSON_AddStringToObject(o, "decided_at", when);
+            cJSON_AddStringToObject(o, "decided_by", (const char *)sqlite3_column_text(st, 9));
+        }
+        last = sqlite3_column_int64(st, 0);
         cJSON_AddItemToArray(list, o);
     }
     db_done(st, 0);
+    if (cJSON_GetArraySize(list) == limit)
+        cJSON_AddNumberToObject(body, "next_before_id", (double)last);
+    else
+        cJSON_AddNullToObject(body, "next_before_id");
     api_reply_json(r, 200, body);
 }
 

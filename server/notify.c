@@ -140,8 +140,13 @@ static bool url_ok(const char *u)
 
 static int check_routes(const struct gy_config *cfg, char *err, size_t errsz)
 {
+    const char *state = cfg->notify.miniprogram_state;
     int i = 0;
 
+    if (strcmp(state, "formal") && strcmp(state, "trial") && strcmp(state, "developer")) {
+        snprintf(err, errsz, "config: bad value for notify.miniprogram_state: want formal, trial or developer");
+        return GY_ERR;
+    }
     for (const cJSON *r = cfg->notify.robots->child; r; r = r->next) {
         if (!cJSON_IsString(r) || !url_ok(r->valuestring)) {
             snprintf(err, errsz, "config: bad value for notify.robots.%s: want the robot's webhook URL", r->string);
@@ -150,6 +155,14 @@ static int check_routes(const struct gy_config *cfg, char *err, size_t errsz)
     }
     for (const cJSON *r = cfg->notify.routes->child; r; r = r->next, i++) {
         const char *robot = opt_str(r, "robot"), *kind = opt_str(r, "kind");
+        for (const cJSON *m = cJSON_IsObject(r) ? r->child : NULL; m; m = m->next) {
+            if ((strcmp(m->string, "kind") && strcmp(m->string, "department") && strcmp(m->string, "robot")) ||
+                !cJSON_IsString(m)) {
+                snprintf(err, errsz, "config: bad key notify.routes[%d].%s: a route has kind, department "
+                         "and robot, all strings", i, m->string);
+                return GY_ERR;
+            }
+        }
         if (!cJSON_IsObject(r) || !robot || !cJSON_GetObjectItemCaseSensitive(cfg->notify.robots, robot)) {
             snprintf(err, errsz, "config: notify.routes[%d].robot must name one of notify.robots", i);
             return GY_ERR;
@@ -506,10 +519,16 @@ static void tnotify_done(void *arg, int rc)
     struct tnotify *t = arg;
     cJSON *body = cJSON_CreateObject();
 
+    if (rc == GY_ERR) {
+        cJSON_Delete(body);
+        api_reply_error(t->r, "internal_error");
+        free(t);
+        return;
+    }
     cJSON_AddBoolToObject(body, "committed", rc == GY_OK);
     if (rc == GY_OK)
         cJSON_AddNumberToObject(body, "event_id", (double)t->event_id);
-    api_reply_json(t->r, rc == GY_ERR ? 500 : 200, body);
+    api_reply_json(t->r, 200, body);
     free(t);
 }
 
