@@ -22,6 +22,7 @@ CREATE TABLE wx_events (
     payload      TEXT NOT NULL DEFAULT '' -- the decrypted message, normalised to JSON
 );
 CREATE INDEX wx_events_time ON wx_events(received_at);
+CREATE INDEX wx_events_verdict ON wx_events(verdict, id);
 
 CREATE TABLE qrcodes (
     id          INTEGER PRIMARY KEY,

@@ -29,6 +29,7 @@ CREATE TABLE notifications (
 CREATE INDEX notifications_due ON notifications(status, next_attempt_at);
 CREATE INDEX notifications_kind ON notifications(kind, created_at);
 CREATE INDEX notifications_fold ON notifications(fold_key, status);
+CREATE INDEX notifications_status ON notifications(status, id);
 
 CREATE TABLE notification_attempts (
     id               INTEGER PRIMARY KEY,

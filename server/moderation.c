@@ -13,15 +13,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { Q_OPENID, Q_INSERT, Q_LIST, Q_DECIDE };
+enum { Q_OPENID, Q_INSERT, Q_LIST, Q_LIST_STATUS, Q_DECIDE };
 static const char *const sql[] = {
     [Q_OPENID] = "SELECT openid FROM wx_users WHERE id = ?1",
     [Q_INSERT] =
         "INSERT INTO moderation (kind, openid, text, suggest, label, trace_id, status, created_at) "
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING id",
+    /* Two statements, so a filter on the status can use its index. */
     [Q_LIST] =
         "SELECT id, kind, openid, text, suggest, label, status, created_at, decided_at, decided_by "
-        "FROM moderation WHERE (?1 = '' OR status = ?1) AND id < ?2 ORDER BY id DESC LIMIT ?3",
+        "FROM moderation WHERE id < ?2 ORDER BY id DESC LIMIT ?3",
+    [Q_LIST_STATUS] =
+        "SELECT id, kind, openid, text, suggest, label, status, created_at, decided_at, decided_by "
+        "FROM moderation WHERE status = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3",
     [Q_DECIDE] =
         "UPDATE moderation SET status = ?2, decided_at = ?3, decided_by = ?4 WHERE id = ?1 AND status = 'held'",
 };
@@ -161,8 +165,9 @@ void moderation_list(struct gy_req *r)
         api_reply_bad_field(r, "before_id", "out_of_range");
         return;
     }
-    st = db_stmt(db_reader(), &moderation_sql, Q_LIST);
-    sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
+    st = db_stmt(db_reader(), &moderation_sql, status[0] ? Q_LIST_STATUS : Q_LIST);
+    if (status[0])
+        sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, before);
     sqlite3_bind_int64(st, 3, limit);
     while (sqlite3_step(st) == SQLITE_ROW) {

@@ -27,7 +27,7 @@
 #include <event2/http.h>
 #include <openssl/crypto.h>
 
-enum { Q_INSERT, Q_INSERT_NOKEY, Q_LIST };
+enum { Q_INSERT, Q_INSERT_NOKEY, Q_LIST, Q_LIST_VERDICT };
 static const char *const sql[] = {
     [Q_INSERT] =
         "INSERT INTO wx_events (received_at, dedupe_key, event, openid, mode, format, verdict, payload) "
@@ -35,9 +35,13 @@ static const char *const sql[] = {
     [Q_INSERT_NOKEY] =
         "INSERT INTO wx_events (received_at, event, openid, mode, format, verdict, payload) "
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    /* Two statements, so a filter on the verdict can use its index. */
     [Q_LIST] =
         "SELECT id, received_at, event, openid, mode, format, verdict, payload FROM wx_events "
-        "WHERE id < ?1 AND (?2 = '' OR verdict = ?2) ORDER BY id DESC LIMIT ?3",
+        "WHERE id < ?1 ORDER BY id DESC LIMIT ?3",
+    [Q_LIST_VERDICT] =
+        "SELECT id, received_at, event, openid, mode, format, verdict, payload FROM wx_events "
+        "WHERE id < ?1 AND verdict = ?2 ORDER BY id DESC LIMIT ?3",
 };
 const struct db_sqlset push_sql = { "push", sql, GY_ARRAY_LEN(sql) };
 
@@ -432,9 +436,10 @@ void push_events_list(struct gy_req *r)
     }
     if ((q = api_query(r, "verdict")))
         snprintf(verdict, sizeof verdict, "%s", q);
-    st = db_stmt(db_reader(), &push_sql, Q_LIST);
+    st = db_stmt(db_reader(), &push_sql, verdict[0] ? Q_LIST_VERDICT : Q_LIST);
     sqlite3_bind_int64(st, 1, before);
-    sqlite3_bind_text(st, 2, verdict, -1, SQLITE_STATIC);
+    if (verdict[0])
+        sqlite3_bind_text(st, 2, verdict, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, limit);
     while (sqlite3_step(st) == SQLITE_ROW) {
         cJSON *o = cJSON_CreateObject();

@@ -640,10 +640,15 @@ struct upload {
     struct roster_counts n;
 };
 
+/* Parsing a large file takes tens of milliseconds: done here, on the
+ * writer thread, not on the loop that answers everyone else. */
 static int upload_unit(struct db_conn *c, void *arg)
 {
     struct upload *u = arg;
 
+    roster_parse(u->r->body, u->r->body_len, &u->f);
+    if (u->f.nproblems)
+        return 1;
     return roster_apply(c, &u->f, u->deactivate, &u->n);
 }
 
@@ -677,10 +682,5 @@ void roster_upload(struct gy_req *r)
 
     u->r = r;
     u->deactivate = flag_true(api_query(r, "deactivate_missing"));
-    roster_parse(r->body, r->body_len, &u->f);
-    if (u->f.nproblems) {
-        upload_done(u, 1);
-        return;
-    }
     writer_submit(upload_unit, upload_done, u);
 }
