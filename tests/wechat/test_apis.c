@@ -5,47 +5,23 @@
  * play one script, every other path another; the last step of a script
  * repeats. Every request is logged with its path, query, body and what the
  * server had answered by the time it came, so a case can check what went
- * upstream, how often, and whether two requests overlapped. No sleeps: the
- * loop runs until a counter is reached or a per-wait watchdog fires.
+ * upstream, how often, and whether two requests overlapped (wxtest.c).
+ * No sleeps: the loop runs until a counter is reached or a per-wait
+ * watchdog fires.
  */
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <time.h>
 
 #include <cjson/cJSON.h>
-#include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
-#include <event2/listener.h>
 
 #include "wx.h"
+#include "wxtest.h"
 
-#define APPID "wx0123456789abcdef"
-#define SECRET "s3cr3t-7f00d1e5"
 #define LIMIT_MS 2000           /* watchdog of one wait */
-#define MAX_DELAYED 16
-#define MAX_SEEN 64
-
-#define CHECK(cond) do { \
-        if (!(cond)) { \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-            goto out; \
-        } \
-    } while (0)
-
-/* Start a call with in_call set, so a callback run inside it is caught. */
-#define START(call) do { \
-        in_call = 1; \
-        int rc_ = (call); \
-        in_call = 0; \
-        CHECK(rc_ == 0); \
-    } while (0)
 
 #define JSON_CT "application/json"
 #define TOK(t, e) "{\"access_token\":\"" t "\",\"expires_in\":" #e "}"
@@ -56,203 +32,25 @@
     "\"label\":" #label ",\"prob\":90}],\"trace_id\":\"" trace "\"}"
 #define SEC_PASS SEC_REPLY("pass", 100, "trace-pass")
 
-/*==== The fake WeChat ====*/
-
-/* One scripted reply. */
-struct step {
-    int code;                   /* HTTP status */
-    const char *ctype;          /* Content-Type, NULL for none */
-    const char *body;
-    size_t len;                 /* 0: strlen(body) */
-    long delay_ms;              /* reply this late */
-};
-
-/* One request the server saw. */
-struct seen {
-    int token;                  /* to a token endpoint */
-    int post;
-    char path[64];
-    char ctype[64];             /* its Content-Type */
-    char *query;                /* raw query, "" when none */
-    char *body;                 /* NUL-terminated */
-    cJSON *json;                /* BODY parsed, on first use */
-    int api_replied;            /* API replies sent when it came */
-    int api_held;               /* API requests unanswered when it came */
-};
-
-struct delayed {                /* a reply waiting on its timer */
-    struct event *ev;
-    struct evhttp_request *req; /* NULL when the slot is free */
-    const struct step *st;
-    int token;
-};
-
-static struct {
-    struct event_base *base;
-    struct evhttp *http;
-    int port;
-    const struct step *tok, *api;
-    size_t ntok, napi;
-    int ntok_req, napi_req;     /* requests since serve() */
-    int napi_replied, napi_held;
-    struct seen seen[MAX_SEEN];
-    int nseen;
-    struct delayed delayed[MAX_DELAYED];
-} srv;
-
-static void arm(struct event *ev, long ms)
-{
-    struct timeval tv;
-
-    tv.tv_sec = ms / 1000;
-    tv.tv_usec = (ms % 1000) * 1000;
-    evtimer_add(ev, &tv);
-}
-
-static void reply(struct evhttp_request *req, const struct step *st, int token)
-{
-    struct evbuffer *b = evbuffer_new();
-
-    if (b)
-        evbuffer_add(b, st->body, st->len ? st->len : strlen(st->body));
-    if (st->ctype)
-        evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", st->ctype);
-    /* frees REQ quietly if its client has gone */
-    evhttp_send_reply(req, st->code, st->code == 200 ? "OK" : "Whatever", b);
-    if (b)
-        evbuffer_free(b);
-    if (!token) {
-        srv.napi_replied++;
-        srv.napi_held--;
-    }
-}
-
-static void delayed_cb(evutil_socket_t fd, short what, void *arg)
-{
-    struct delayed *d = arg;
-
-    if (d->req) {
-        struct evhttp_request *req = d->req;
-        d->req = NULL;
-        reply(req, d->st, d->token);
-    }
-}
-
-static void flush_delayed(void)
-{
-    for (int i = 0; i < MAX_DELAYED; i++) {
-        if (srv.delayed[i].ev)
-            evtimer_del(srv.delayed[i].ev);
-        delayed_cb(-1, 0, &srv.delayed[i]);
-    }
-}
-
-static void srv_cb(struct evhttp_request *req, void *arg)
-{
-    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-    const char *path = evhttp_uri_get_path(uri);
-    const char *q = evhttp_uri_get_query(uri);
-    const char *ct = evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type");
-    struct evbuffer *in = evhttp_request_get_input_buffer(req);
-    size_t blen = evbuffer_get_length(in);
-    const struct step *script;
-    const struct step *st;
-    size_t n;
-    int token, idx, i;
-
-    if (!path)
-        path = "";
-    token = strcmp(path, "/cgi-bin/stable_token") == 0 || strcmp(path, "/cgi-bin/token") == 0;
-    if (token) {
-        idx = srv.ntok_req++;
-        script = srv.tok;
-        n = srv.ntok;
-    } else {
-        idx = srv.napi_req++;
-        script = srv.api;
-        n = srv.napi;
-    }
-    if (srv.nseen < MAX_SEEN) {
-        struct seen *s = &srv.seen[srv.nseen++];
-
-        s->token = token;
-        s->post = evhttp_request_get_command(req) == EVHTTP_REQ_POST;
-        snprintf(s->path, sizeof s->path, "%s", path);
-        snprintf(s->ctype, sizeof s->ctype, "%s", ct ? ct : "");
-        s->query = strdup(q ? q : "");
-        s->body = malloc(blen + 1);
-        if (s->body) {
-            evbuffer_copyout(in, s->body, blen);
-            s->body[blen] = '\0';
-        }
-        s->api_replied = srv.napi_replied;
-        s->api_held = srv.napi_held;
-    }
-    if (!script || n == 0) {
-        evhttp_send_error(req, 404, NULL);
-        return;
-    }
-    if (!token)
-        srv.napi_held++;
-    st = &script[(size_t)idx < n ? (size_t)idx : n - 1];
-    if (st->delay_ms <= 0) {
-        reply(req, st, token);
-        return;
-    }
-    for (i = 0; i < MAX_DELAYED && srv.delayed[i].req; i++)
-        ;
-    if (i == MAX_DELAYED) {
-        static const struct step busy = { 500, "text/plain", "too many delayed replies", 0, 0 };
-        reply(req, &busy, token);
-        return;
-    }
-    srv.delayed[i].req = req;
-    srv.delayed[i].st = st;
-    srv.delayed[i].token = token;
-    arm(srv.delayed[i].ev, st->delay_ms);
-}
-
-static void forget_seen(void)
-{
-    for (int i = 0; i < srv.nseen; i++) {
-        free(srv.seen[i].query);
-        free(srv.seen[i].body);
-        cJSON_Delete(srv.seen[i].json);
-    }
-    memset(srv.seen, 0, sizeof srv.seen);
-    srv.nseen = 0;
-}
-
-/* Start a new phase: the token endpoints answer TOK, every other path API. */
-static void serve(const struct step *tok, size_t ntok, const struct step *api, size_t napi)
-{
-    flush_delayed();
-    forget_seen();
-    srv.tok = tok;
-    srv.ntok = ntok;
-    srv.api = api;
-    srv.napi = napi;
-    srv.ntok_req = srv.napi_req = 0;
-    srv.napi_replied = srv.napi_held = 0;
-}
+/*==== What the fake WeChat saw ====*/
 
 /* The I-th request to a token endpoint (TOKEN) or to an API; an empty
  * record (path "", no body) when there was none. */
-static const struct seen *nth(int token, int i)
+static const struct wxt_seen *nth(int token, int i)
 {
     static char empty[1];
-    static struct seen none = { .query = empty, .api_held = -1 };
+    static struct wxt_seen none = { .query = empty, .api_held = -1 };
 
-    for (int k = 0; k < srv.nseen; k++)
-        if (srv.seen[k].token == token && i-- == 0)
-            return &srv.seen[k];
+    for (int k = 0; k < wxt_srv.nseen; k++)
+        if (wxt_srv.seen[k].token == token && i-- == 0)
+            return &wxt_srv.seen[k];
     return &none;
 }
 
 /* Its body as JSON (NULL when none or not JSON). */
 static const cJSON *body_of(int token, int i)
 {
-    struct seen *s = (struct seen *)nth(token, i);
+    struct wxt_seen *s = (struct wxt_seen *)nth(token, i);
 
     if (!s->body)
         return NULL;
@@ -264,7 +62,7 @@ static const cJSON *body_of(int token, int i)
 /* 1 when the query of request (TOKEN, I) has KEY equal to WANT (decoded). */
 static int query_is(int token, int i, const char *key, const char *want)
 {
-    const struct seen *s = nth(token, i);
+    const struct wxt_seen *s = nth(token, i);
     struct evkeyvalq kv;
     const char *v;
     int ok = 0;
@@ -291,77 +89,6 @@ static int jnum(const cJSON *o, const char *key, double want)
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
 
     return cJSON_IsNumber(v) && v->valuedouble == want;
-}
-
-static int srv_start(void)
-{
-    struct evhttp_bound_socket *h;
-    struct sockaddr_in sin;
-    socklen_t len = sizeof sin;
-
-    srv.base = event_base_new();
-    if (!srv.base)
-        return -1;
-    srv.http = evhttp_new(srv.base);
-    if (!srv.http)
-        return -1;
-    evhttp_set_gencb(srv.http, srv_cb, NULL);
-    h = evhttp_bind_socket_with_handle(srv.http, "127.0.0.1", 0);
-    if (!h)
-        return -1;
-    if (getsockname(evconnlistener_get_fd(evhttp_bound_socket_get_listener(h)),
-                    (struct sockaddr *)&sin, &len) != 0)
-        return -1;
-    srv.port = ntohs(sin.sin_port);
-    for (int i = 0; i < MAX_DELAYED; i++) {
-        srv.delayed[i].ev = evtimer_new(srv.base, delayed_cb, &srv.delayed[i]);
-        if (!srv.delayed[i].ev)
-            return -1;
-    }
-    return 0;
-}
-
-static void srv_stop(void)
-{
-    flush_delayed();
-    forget_seen();
-    for (int i = 0; i < MAX_DELAYED; i++)
-        if (srv.delayed[i].ev)
-            event_free(srv.delayed[i].ev);
-    if (srv.http)
-        evhttp_free(srv.http);
-    if (srv.base)
-        event_base_free(srv.base);
-}
-
-/*==== Driving the loop ====*/
-
-static void watchdog_cb(evutil_socket_t fd, short what, void *arg)
-{
-    *(int *)arg = 1;
-}
-
-/* Run the loop until *COUNTER >= N or LIMIT_MS pass; 0 if it got there. */
-static int wait_n(const int *counter, int n, long limit_ms)
-{
-    struct event *wd;
-    int expired = 0;
-
-    wd = evtimer_new(srv.base, watchdog_cb, &expired);
-    if (!wd)
-        return -1;
-    arm(wd, limit_ms);
-    while (*counter < n && !expired)
-        event_base_loop(srv.base, EVLOOP_ONCE);
-    event_free(wd);
-    return *counter >= n ? 0 : -1;
-}
-
-static void loop_for(long ms)
-{
-    static const int never = 0;
-
-    wait_n(&never, 1, ms);
 }
 
 /*==== What a call came back with ====*/
@@ -458,20 +185,12 @@ static void qr_cb(void *arg, const struct wx_result *r, const unsigned char *png
 static struct wx_client *client_ex(int classic, long margin, int retries)
 {
     struct wx_config cfg;
-    char base[64];
 
-    memset(&cfg, 0, sizeof cfg);
-    snprintf(base, sizeof base, "http://127.0.0.1:%d", srv.port);
-    cfg.appid = APPID;
-    cfg.secret = SECRET;
-    cfg.api_base = base;
-    cfg.connect_timeout_ms = 1000;
-    cfg.timeout_ms = 2000;
+    wxt_config(&cfg, NULL);
     cfg.max_retries = retries;
-    cfg.retry_base_ms = 10;
     cfg.token_classic = classic;
     cfg.token_margin_s = margin;
-    return wx_client_new(srv.base, &cfg);
+    return wx_client_new(wxt_srv.base, &cfg);
 }
 
 static struct wx_client *client(void)
@@ -486,7 +205,7 @@ static int sec_run(struct wx_client *c, const char *openid, int scene, const cha
     int rc = -1;
 
     START(wx_msg_sec_check(c, openid, scene, content, sec_cb, o));
-    CHECK(wait_n(&o->done, 1, LIMIT_MS) == 0);
+    CHECK(wxt_wait_n(&o->done, 1, LIMIT_MS) == 0);
     CHECK(o->done == 1 && !o->reentered);
     rc = 0;
 out:
@@ -511,28 +230,28 @@ static char *repeat(const char *ch, size_t n)
 
 static int test_token_single_flight(void)
 {
-    static const struct step tok[] = { { 200, JSON_CT, TOK("tok-1", 7200), 0, 0 } };
+    static const struct wxt_step tok[] = { { 200, JSON_CT, TOK("tok-1", 7200), 0, 0 } };
     struct outcome o[3] = { { 0 } };
     struct wx_client *c = NULL;
     const cJSON *b;
     long long exp = 0, t0, t1;
     int rc = -1;
 
-    serve(tok, 1, NULL, 0);
+    wxt_serve(tok, 1, NULL, 0);
     c = client();
     CHECK(c);
     t0 = (long long)time(NULL);
     for (int i = 0; i < 3; i++)
         START(wx_access_token(c, token_cb, &o[i]));
     CHECK(ncb == 0);
-    CHECK(wait_n(&ncb, 3, LIMIT_MS) == 0);
+    CHECK(wxt_wait_n(&ncb, 3, LIMIT_MS) == 0);
     t1 = (long long)time(NULL);
     for (int i = 0; i < 3; i++) {
         CHECK(o[i].done == 1 && !o[i].reentered);
         CHECK(o[i].status == WX_OK && o[i].has);
         CHECK(strcmp(o[i].text, "tok-1") == 0);
     }
-    CHECK(srv.ntok_req == 1 && srv.napi_req == 0);
+    CHECK(wxt_srv.ntok_req == 1 && wxt_srv.napi_req == 0);
     CHECK(strcmp(nth(1, 0)->path, "/cgi-bin/stable_token") == 0);
     CHECK(nth(1, 0)->post);
     CHECK(strncmp(nth(1, 0)->ctype, "application/json", 16) == 0);
@@ -545,8 +264,8 @@ static int test_token_single_flight(void)
     CHECK(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(b, "force_refresh")));
     CHECK(strcmp(wx_token_cached(c, &exp), "tok-1") == 0);
     CHECK(exp >= t0 + 7200 && exp <= t1 + 7200);
-    loop_for(30);
-    CHECK(ncb == 3 && srv.ntok_req == 1);
+    wxt_loop_for(30);
+    CHECK(ncb == 3 && wxt_srv.ntok_req == 1);
     CHECK(wx_client_pending(c) == 0);
     rc = 0;
 out:
@@ -556,8 +275,8 @@ out:
 
 static int test_token_cache_and_margin(void)
 {
-    static const struct step tok[] = { { 200, JSON_CT, TOK("tok-1", 7200), 0, 0 } };
-    static const struct step shortlived[] = {
+    static const struct wxt_step tok[] = { { 200, JSON_CT, TOK("tok-1", 7200), 0, 0 } };
+    static const struct wxt_step shortlived[] = {
         { 200, JSON_CT, TOK("tok-short", 100), 0, 0 },
         { 200, JSON_CT, TOK("tok-long", 7200), 0, 0 },
     };
@@ -566,48 +285,48 @@ static int test_token_cache_and_margin(void)
     int rc = -1;
 
     /* a fresh cached token is served without asking again, from the loop */
-    serve(tok, 1, NULL, 0);
+    wxt_serve(tok, 1, NULL, 0);
     c = client();
     CHECK(c);
     START(wx_access_token(c, token_cb, &a));
-    CHECK(wait_n(&a.done, 1, LIMIT_MS) == 0);
+    CHECK(wxt_wait_n(&a.done, 1, LIMIT_MS) == 0);
     CHECK(a.status == WX_OK && strcmp(a.text, "tok-1") == 0);
     START(wx_access_token(c, token_cb, &b));
     CHECK(!b.done);
-    CHECK(wait_n(&b.done, 1, LIMIT_MS) == 0);
+    CHECK(wxt_wait_n(&b.done, 1, LIMIT_MS) == 0);
     CHECK(!b.reentered && b.status == WX_OK && strcmp(b.text, "tok-1") == 0);
-    CHECK(srv.ntok_req == 1);
+    CHECK(wxt_srv.ntok_req == 1);
     wx_client_free(c);
 
     /* expires_in below the margin (300 s): handed out once, refreshed on next use */
-    serve(shortlived, 2, NULL, 0);
+    wxt_serve(shortlived, 2, NULL, 0);
     c = client_ex(0, 300, 1);
     CHECK(c);
     START(wx_access_token(c, token_cb, &d));
-    CHECK(wait_n(&d.done, 1, LIMIT_MS) == 0);
+    CHECK(wxt_wait_n(&d.done, 1, LIMIT_MS) == 0);
     CHECK(d.status == WX_OK && strcmp(d.text, "tok-short") == 0);
-    CHECK(srv.ntok_req == 1);
+    CHECK(wxt_srv.ntok_req == 1);
     START(wx_access_token(c, token_cb, &e));
-    CHECK(wait_n(&e.done, 1, LIMIT_MS) == 0);
+    CHECK(wxt_wait_n(&e.done, 1, LIMIT_MS) == 0);
     CHECK(!e.reentered && e.status == WX_OK && strcmp(e.text, "tok-long") == 0);
-    CHECK(srv.ntok_req == 2);
+    CHECK(wxt_srv.ntok_req == 2);
     START(wx_access_token(c, token_cb, &f));
-    CHECK(wait_n(&f.done, 1, LIMIT_MS) == 0);
+    CHECK(wxt_wait_n(&f.done, 1, LIMIT_MS) == 0);
     CHECK(f.status == WX_OK && strcmp(f.text, "tok-long") == 0);
-    CHECK(srv.ntok_req == 2);
+    CHECK(wxt_srv.ntok_req == 2);
     CHECK(strcmp(wx_token_cached(c, NULL), "tok-long") == 0);
     wx_client_free(c);
 
     /* the margin is the configured one: 100 s left is fresh with a 60 s margin */
-    serve(shortlived, 1, NULL, 0);
+    wxt_serve(shortlived, 1, NULL, 0);
     c = client_ex(0, 60, 1);
     CHECK(c);
     START(wx_access_token(c, token_cb, &g));
-    CHECK(wait_n(&g.done, 1, LIMIT_MS) == 0);
+    CHECK(wxt_wait_n(&g.done, 1, LIMIT_MS) == 0);
     START(wx_access_token(c, token_cb, &h));
-    CHECK(wait_n(&h.done, 1, LIMIT_MS) == 0);
+    CHECK(wxt_wait_n(&h.done, 1, LIMIT_MS) == 0);
     CHECK(strcmp(g.text, "tok-short") == 0 && strcmp(h.text, "tok-short") == 0);
-    CHECK(srv.ntok_req == 1);
+    CHECK(wxt_srv.ntok_req == 1);
     rc = 0;
 out:
     wx_client_free(c);
@@ -648,8 +367,8 @@ static void store_save(void *arg, const char *token, long long expires_at)
 
 static int test_token_store(void)
 {
-    static const struct step tok[] = { { 200, JSON_CT, TOK("tok-1", 7200), 0, 0 } };
-    static const struct step api[] = {
+    static const struct wxt_step tok[] = { { 200, JSON_CT, TOK("tok-1", 7200), 0, 0 } };
+    static const struct wxt_step api[] = {
         { 200, JSON_CT, ERR(40001, "invalid credential, access_token is invalid or not latest"), 0, 0 },
         { 200, JSON_CT, SEC_PASS, 0, 0 },
     };
@@ -661,7 +380,7 @@ static int test_token_store(void)
     int rc = -1;
 
     /* a fresh stored token: no HTTP at all */
-    serve(tok, 1, api, 2);
+    wxt_serve(tok, 1, api, 2);
     c = client_ex(0, 300, 1);
     CHECK(c);
     st.has = 1;
@@ -669,17 +388,17 @@ static int test_token_store(void)
     st.exp = (long long)time(NULL) + 3600;
     wx_client_set_token_store(c, &hooks);
     START(wx_access_token(c, token_cb, &a));
-    CHECK(wait_n(&a.done, 1, LIMIT_MS) == 0);
+    CHECK(wxt_wait_n(&a.done, 1, LIMIT_MS) == 0);
     CHECK(!a.reentered && a.status == WX_OK && strcmp(a.text, "stored-tok") == 0);
     START(wx_access_token(c, token_cb, &b));
-    CHECK(wait_n(&b.done, 1, LIMIT_MS) == 0);
+    CHECK(wxt_wait_n(&b.done, 1, LIMIT_MS) == 0);
     CHECK(b.status == WX_OK && strcmp(b.text, "stored-tok") == 0);
     CHECK(st.loads >= 1 && st.saves == 0);
-    CHECK(srv.nseen == 0);
+    CHECK(wxt_srv.nseen == 0);
     wx_client_free(c);
 
     /* a stored token inside the margin is ignored; the new one is saved */
-    serve(tok, 1, api, 2);
+    wxt_serve(tok, 1, api, 2);
     memset(&st, 0, sizeof st);
     st.has = 1;
     snprintf(st.value, sizeof st.value, "old-tok");
@@ -689,28 +408,28 @@ static int test_token_store(void)
     wx_client_set_token_store(c, &hooks);
     t0 = (long long)time(NULL);
     START(wx_access_token(c, token_cb, &d));
-    CHECK(wait_n(&d.done, 1, LIMIT_MS) == 0);
+    CHECK(wxt_wait_n(&d.done, 1, LIMIT_MS) == 0);
     t1 = (long long)time(NULL);
     CHECK(d.status == WX_OK && strcmp(d.text, "tok-1") == 0);
-    CHECK(st.loads >= 1 && srv.ntok_req == 1);
+    CHECK(st.loads >= 1 && wxt_srv.ntok_req == 1);
     CHECK(st.saves == 1 && strcmp(st.saved, "tok-1") == 0);
     CHECK(st.saved_exp >= t0 + 7200 && st.saved_exp <= t1 + 7200);
     wx_client_free(c);
 
     /* nothing stored: fetched and saved */
-    serve(tok, 1, api, 2);
+    wxt_serve(tok, 1, api, 2);
     memset(&st, 0, sizeof st);
     c = client_ex(0, 300, 1);
     CHECK(c);
     wx_client_set_token_store(c, &hooks);
     START(wx_access_token(c, token_cb, &e));
-    CHECK(wait_n(&e.done, 1, LIMIT_MS) == 0);
+    CHECK(wxt_wait_n(&e.done, 1, LIMIT_MS) == 0);
     CHECK(e.status == WX_OK && strcmp(e.text, "tok-1") == 0);
-    CHECK(st.loads >= 1 && st.saves == 1 && srv.ntok_req == 1);
+    CHECK(st.loads >= 1 && st.saves == 1 && wxt_srv.ntok_req == 1);
     wx_client_free(c);
 
     /* the store keeps handing back a token WeChat refused: not taken again */
-    serve(tok, 1, api, 2);
+    wxt_serve(tok, 1, api, 2);
     memset(&st, 0, sizeof st);
     st.has = 1;
     snprintf(st.value, sizeof st.value, "stored-tok");
@@ -720,14 +439,14 @@ static int test_token_store(void)
     wx_client_set_token_store(c, &hooks);
     CHECK(sec_run(c, "o-1", 2, "hello", &f) == 0);
     CHECK(f.status == WX_OK && f.has);
-    CHECK(srv.napi_req == 2 && srv.ntok_req == 1);
+    CHECK(wxt_srv.napi_req == 2 && wxt_srv.ntok_req == 1);
     CHECK(query_is(0, 0, "access_token", "stored-tok"));
     CHECK(query_is(0, 1, "access_token", "tok-1"));
     CHECK(st.saves == 1 && strcmp(st.saved, "tok-1") == 0);
     wx_client_free(c);
 
     /* after a refusal the store holds another process's new token: taken, no HTTP */
-    serve(tok, 1, api, 2);
+    wxt_serve(tok, 1, api, 2);
     memset(&st, 0, sizeof st);
     st.has = 1;
     snprintf(st.value, sizeof st.value, "stored-tok");
@@ -738,7 +457,7 @@ static int test_token_store(void)
     wx_client_set_token_store(c, &hooks);
     CHECK(sec_run(c, "o-1", 2, "hello", &g) == 0);
     CHECK(g.status == WX_OK && g.has);
-    CHECK(srv.napi_req == 2 && srv.ntok_req == 0);
+    CHECK(wxt_srv.napi_req == 2 && wxt_srv.ntok_req == 0);
     CHECK(query_is(0, 0, "access_token", "stored-tok"));
     CHECK(query_is(0, 1, "access_token", "stored-new"));
     CHECK(st.loads == 2 && st.saves == 0);
@@ -750,19 +469,19 @@ out:
 
 static int test_token_classic(void)
 {
-    static const struct step tok[] = { { 200, JSON_CT, TOK("tok-classic", 7200), 0, 0 } };
-    static const struct step api[] = { { 200, JSON_CT, SEC_PASS, 0, 0 } };
+    static const struct wxt_step tok[] = { { 200, JSON_CT, TOK("tok-classic", 7200), 0, 0 } };
+    static const struct wxt_step api[] = { { 200, JSON_CT, SEC_PASS, 0, 0 } };
     struct outcome a = { 0 }, b = { 0 };
     struct wx_client *c = NULL;
     int rc = -1;
 
-    serve(tok, 1, api, 1);
+    wxt_serve(tok, 1, api, 1);
     c = client_ex(1, 0, 1);
     CHECK(c);
     START(wx_access_token(c, token_cb, &a));
-    CHECK(wait_n(&a.done, 1, LIMIT_MS) == 0);
+    CHECK(wxt_wait_n(&a.done, 1, LIMIT_MS) == 0);
     CHECK(!a.reentered && a.status == WX_OK && strcmp(a.text, "tok-classic") == 0);
-    CHECK(srv.ntok_req == 1);
+    CHECK(wxt_srv.ntok_req == 1);
     CHECK(strcmp(nth(1, 0)->path, "/cgi-bin/token") == 0);
     CHECK(!nth(1, 0)->post);
     CHECK(query_is(1, 0, "grant_type", "client_credential"));
@@ -770,7 +489,7 @@ static int test_token_classic(void)
     CHECK(query_is(1, 0, "secret", SECRET));
     CHECK(sec_run(c, "o-1", 1, "hi", &b) == 0);
     CHECK(b.status == WX_OK);
-    CHECK(srv.ntok_req == 1 && srv.napi_req == 1);
+    CHECK(wxt_srv.ntok_req == 1 && wxt_srv.napi_req == 1);
     CHECK(query_is(0, 0, "access_token", "tok-classic"));
     rc = 0;
 out:
@@ -780,14 +499,14 @@ out:
 
 static int test_token_failure(void)
 {
-    static const struct step bad_appid[] = {
+    static const struct wxt_step bad_appid[] = {
         { 200, JSON_CT, ERR(40013, "invalid appid rid: 64f0-aa"), 0, 0 },
         { 200, JSON_CT, TOK("tok-1", 7200), 0, 0 },
     };
-    static const struct step busy[] = { { 200, JSON_CT, ERR(-1, "system error"), 0, 0 } };
-    static const struct step ok[] = { { 200, JSON_CT, TOK("tok-2", 7200), 0, 0 } };
-    static const struct step api[] = { { 200, JSON_CT, SEC_PASS, 0, 0 } };
-    static const struct step junk[] = {
+    static const struct wxt_step busy[] = { { 200, JSON_CT, ERR(-1, "system error"), 0, 0 } };
+    static const struct wxt_step ok[] = { { 200, JSON_CT, TOK("tok-2", 7200), 0, 0 } };
+    static const struct wxt_step api[] = { { 200, JSON_CT, SEC_PASS, 0, 0 } };
+    static const struct wxt_step junk[] = {
         { 200, JSON_CT, "{\"expires_in\":7200}", 0, 0 },
         { 200, JSON_CT, "{\"access_token\":\"\",\"expires_in\":7200}", 0, 0 },
         { 200, JSON_CT, "{\"access_token\":\"t\"}", 0, 0 },
@@ -799,44 +518,44 @@ static int test_token_failure(void)
     int rc = -1;
 
     /* 40013: every waiter, plain or authed, gets it; no API call is made */
-    serve(bad_appid, 2, api, 1);
+    wxt_serve(bad_appid, 2, api, 1);
     c = client_ex(0, 0, 1);
     CHECK(c);
     for (int i = 0; i < 3; i++)
         START(wx_access_token(c, token_cb, &w[i]));
     START(wx_msg_sec_check(c, "o-1", 2, "hello", sec_cb, &s));
-    CHECK(wait_n(&ncb, 4, LIMIT_MS) == 0);
+    CHECK(wxt_wait_n(&ncb, 4, LIMIT_MS) == 0);
     for (int i = 0; i < 3; i++) {
         CHECK(w[i].done == 1 && !w[i].reentered);
         CHECK(w[i].status == WX_ERRCODE && w[i].errcode == 40013 && !w[i].has);
     }
     CHECK(s.done == 1 && s.status == WX_ERRCODE && s.errcode == 40013 && !s.has);
-    CHECK(srv.ntok_req == 1 && srv.napi_req == 0);
+    CHECK(wxt_srv.ntok_req == 1 && wxt_srv.napi_req == 0);
     /* the next call tries again */
     START(wx_access_token(c, token_cb, &again));
-    CHECK(wait_n(&again.done, 1, LIMIT_MS) == 0);
+    CHECK(wxt_wait_n(&again.done, 1, LIMIT_MS) == 0);
     CHECK(again.status == WX_OK && strcmp(again.text, "tok-1") == 0);
-    CHECK(srv.ntok_req == 2);
+    CHECK(wxt_srv.ntok_req == 2);
     wx_client_free(c);
 
     /* -1 beyond the retries (1): both waiters get -1 after two attempts */
-    serve(busy, 1, api, 1);
+    wxt_serve(busy, 1, api, 1);
     c = client_ex(0, 0, 1);
     CHECK(c);
     START(wx_access_token(c, token_cb, &x[0]));
     START(wx_access_token(c, token_cb, &x[1]));
-    CHECK(wait_n(&ncb, 7, LIMIT_MS) == 0);
+    CHECK(wxt_wait_n(&ncb, 7, LIMIT_MS) == 0);
     for (int i = 0; i < 2; i++) {
         CHECK(x[i].done == 1 && !x[i].reentered);
         CHECK(x[i].status == WX_ERRCODE && x[i].errcode == -1 && !x[i].has);
         CHECK(x[i].attempts == 2);
     }
-    CHECK(srv.ntok_req == 2);
-    serve(ok, 1, api, 1);
+    CHECK(wxt_srv.ntok_req == 2);
+    wxt_serve(ok, 1, api, 1);
     START(wx_access_token(c, token_cb, &y));
-    CHECK(wait_n(&y.done, 1, LIMIT_MS) == 0);
+    CHECK(wxt_wait_n(&y.done, 1, LIMIT_MS) == 0);
     CHECK(y.status == WX_OK && strcmp(y.text, "tok-2") == 0);
-    CHECK(srv.ntok_req == 1);
+    CHECK(wxt_srv.ntok_req == 1);
     wx_client_free(c);
 
     /* a 200 without a usable token is a bad reply, not a token */
@@ -845,13 +564,13 @@ static int test_token_failure(void)
     for (size_t i = 0; i < sizeof junk / sizeof junk[0]; i++) {
         struct outcome z = { 0 };
 
-        serve(&junk[i], 1, api, 1);
+        wxt_serve(&junk[i], 1, api, 1);
         START(wx_access_token(c, token_cb, &z));
-        CHECK(wait_n(&z.done, 1, LIMIT_MS) == 0);
+        CHECK(wxt_wait_n(&z.done, 1, LIMIT_MS) == 0);
         if (z.status != WX_BADREPLY)
             fprintf(stderr, "junk %zu: status %d\n", i, (int)z.status);
         CHECK(z.status == WX_BADREPLY && !z.has);
-        CHECK(srv.ntok_req == 1);
+        CHECK(wxt_srv.ntok_req == 1);
         CHECK(strcmp(wx_token_cached(c, NULL), "") == 0);
     }
     rc = 0;
@@ -863,18 +582,18 @@ out:
 static int test_authed_refresh_once(void)
 {
     static const long codes[] = { 40001, 40014, 42001 };
-    static const struct step tok[] = {
+    static const struct wxt_step tok[] = {
         { 200, JSON_CT, TOK("tok-1", 7200), 0, 0 },
         { 200, JSON_CT, TOK("tok-2", 7200), 0, 0 },
         { 200, JSON_CT, TOK("tok-3", 7200), 0, 0 },
     };
-    static const struct step forever[] = {
+    static const struct wxt_step forever[] = {
         { 200, JSON_CT, ERR(42001, "access_token expired rid: 65aa-01"), 0, 0 },
     };
-    static const struct step other[] = {
+    static const struct wxt_step other[] = {
         { 200, JSON_CT, ERR(40003, "invalid openid rid: 65aa-02"), 0, 0 },
     };
-    struct step once[2] = {
+    struct wxt_step once[2] = {
         { 200, JSON_CT, NULL, 0, 0 },
         { 200, JSON_CT, SEC_PASS, 0, 0 },
     };
@@ -889,46 +608,46 @@ static int test_authed_refresh_once(void)
 
         snprintf(body, sizeof body, "{\"errcode\":%ld,\"errmsg\":\"token trouble\"}", codes[i]);
         once[0].body = body;
-        serve(tok, 3, once, 2);
+        wxt_serve(tok, 3, once, 2);
         c = client();
         CHECK(c);
         CHECK(sec_run(c, "o-1", 2, "hello", &o) == 0);
         if (o.status != WX_OK)
             fprintf(stderr, "errcode %ld: status %d errcode %ld\n", codes[i], (int)o.status, o.errcode);
         CHECK(o.status == WX_OK && o.has && o.suggest == WX_SUGGEST_PASS);
-        CHECK(srv.ntok_req == 2 && srv.napi_req == 2);
+        CHECK(wxt_srv.ntok_req == 2 && wxt_srv.napi_req == 2);
         CHECK(query_is(0, 0, "access_token", "tok-1"));
         CHECK(query_is(0, 1, "access_token", "tok-2"));
         CHECK(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(body_of(1, 1), "force_refresh")));
         CHECK(strcmp(wx_token_cached(c, NULL), "tok-2") == 0);
-        loop_for(20);
-        CHECK(srv.ntok_req == 2 && srv.napi_req == 2 && o.done == 1);
+        wxt_loop_for(20);
+        CHECK(wxt_srv.ntok_req == 2 && wxt_srv.napi_req == 2 && o.done == 1);
         wx_client_free(c);
         c = NULL;
     }
 
     /* 42001 forever: two API calls, two token fetches, then the 42001 */
-    serve(tok, 3, forever, 1);
+    wxt_serve(tok, 3, forever, 1);
     c = client();
     CHECK(c);
     CHECK(sec_run(c, "o-1", 2, "hello", &f) == 0);
     CHECK(f.status == WX_ERRCODE && f.errcode == 42001 && !f.has);
     CHECK(strstr(f.errmsg, "access_token expired") != NULL);
-    CHECK(srv.napi_req == 2 && srv.ntok_req <= 2);
+    CHECK(wxt_srv.napi_req == 2 && wxt_srv.ntok_req <= 2);
     CHECK(query_is(0, 0, "access_token", "tok-1"));
     CHECK(query_is(0, 1, "access_token", "tok-2"));
-    loop_for(50);
-    CHECK(srv.napi_req == 2 && srv.ntok_req <= 2 && f.done == 1);
+    wxt_loop_for(50);
+    CHECK(wxt_srv.napi_req == 2 && wxt_srv.ntok_req <= 2 && f.done == 1);
     CHECK(wx_client_pending(c) == 0);
     wx_client_free(c);
 
     /* any other errcode is the API's answer: no refresh, no retry */
-    serve(tok, 3, other, 1);
+    wxt_serve(tok, 3, other, 1);
     c = client();
     CHECK(c);
     CHECK(sec_run(c, "o-1", 2, "hello", &g) == 0);
     CHECK(g.status == WX_ERRCODE && g.errcode == 40003);
-    CHECK(srv.napi_req == 1 && srv.ntok_req == 1);
+    CHECK(wxt_srv.napi_req == 1 && wxt_srv.ntok_req == 1);
     rc = 0;
 out:
     wx_client_free(c);
@@ -939,28 +658,28 @@ out:
  * the token the first one's refresh already brought. */
 static int test_authed_drop_only_failed(void)
 {
-    static const struct step tok[] = {
+    static const struct wxt_step tok[] = {
         { 200, JSON_CT, TOK("tok-1", 7200), 0, 0 },
         { 200, JSON_CT, TOK("tok-2", 7200), 0, 0 },
         { 200, JSON_CT, TOK("tok-3", 7200), 0, 0 },
     };
-    static const struct step api[] = {
+    static const struct wxt_step api[] = {
         { 200, JSON_CT, ERR(40001, "invalid credential"), 0, 0 },
-        { 200, JSON_CT, ERR(40001, "invalid credential"), 0, 150 },
+        { 200, JSON_CT, ERR(40001, "invalid credential"), 150, 0 },
         { 200, JSON_CT, SEC_PASS, 0, 0 },
     };
     struct outcome a = { 0 }, b = { 0 };
     struct wx_client *c = NULL;
     int rc = -1;
 
-    serve(tok, 3, api, 3);
+    wxt_serve(tok, 3, api, 3);
     c = client();
     CHECK(c);
     START(wx_msg_sec_check(c, "o-1", 2, "one", sec_cb, &a));
     START(wx_msg_sec_check(c, "o-2", 2, "two", sec_cb, &b));
-    CHECK(wait_n(&ncb, 2, LIMIT_MS) == 0);
+    CHECK(wxt_wait_n(&ncb, 2, LIMIT_MS) == 0);
     CHECK(a.status == WX_OK && b.status == WX_OK);
-    CHECK(srv.ntok_req == 2 && srv.napi_req == 4);
+    CHECK(wxt_srv.ntok_req == 2 && wxt_srv.napi_req == 4);
     CHECK(query_is(0, 0, "access_token", "tok-1"));
     CHECK(query_is(0, 1, "access_token", "tok-1"));
     CHECK(query_is(0, 2, "access_token", "tok-2"));
@@ -974,13 +693,13 @@ out:
 
 static int test_stable_same_token(void)
 {
-    static const struct step tok[] = {
+    static const struct wxt_step tok[] = {
         { 200, JSON_CT, TOK("tok-A", 7200), 0, 0 },
         { 200, JSON_CT, TOK("tok-A", 7200), 0, 0 },
         { 200, JSON_CT, TOK("tok-B", 7200), 0, 0 },
         { 200, JSON_CT, TOK("tok-C", 7200), 0, 0 },
     };
-    static const struct step api[] = {
+    static const struct wxt_step api[] = {
         { 200, JSON_CT, ERR(40001, "access_token is invalid or not latest"), 0, 0 },
         { 200, JSON_CT, SEC_PASS, 0, 0 },
     };
@@ -988,12 +707,12 @@ static int test_stable_same_token(void)
     struct wx_client *c = NULL;
     int rc = -1;
 
-    serve(tok, 4, api, 2);
+    wxt_serve(tok, 4, api, 2);
     c = client();
     CHECK(c);
     CHECK(sec_run(c, "o-1", 2, "hello", &o) == 0);
     CHECK(o.status == WX_OK && o.has);
-    CHECK(srv.ntok_req == 3 && srv.napi_req == 2);
+    CHECK(wxt_srv.ntok_req == 3 && wxt_srv.napi_req == 2);
     CHECK(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(body_of(1, 0), "force_refresh")));
     CHECK(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(body_of(1, 1), "force_refresh")));
     CHECK(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(body_of(1, 2), "force_refresh")));
@@ -1010,23 +729,23 @@ out:
  * refusing it: bounded, and the refusal reaches the caller. */
 static int test_stable_same_token_forever(void)
 {
-    static const struct step tok[] = { { 200, JSON_CT, TOK("tok-A", 7200), 0, 0 } };
-    static const struct step api[] = {
+    static const struct wxt_step tok[] = { { 200, JSON_CT, TOK("tok-A", 7200), 0, 0 } };
+    static const struct wxt_step api[] = {
         { 200, JSON_CT, ERR(40001, "access_token is invalid or not latest"), 0, 0 },
     };
     struct outcome o = { 0 };
     struct wx_client *c = NULL;
     int rc = -1;
 
-    serve(tok, 1, api, 1);
+    wxt_serve(tok, 1, api, 1);
     c = client();
     CHECK(c);
     CHECK(sec_run(c, "o-1", 2, "hello", &o) == 0);
     CHECK(o.status == WX_ERRCODE && o.errcode == 40001 && !o.has);
-    CHECK(srv.napi_req == 2 && srv.ntok_req == 3);
+    CHECK(wxt_srv.napi_req == 2 && wxt_srv.ntok_req == 3);
     CHECK(query_is(0, 0, "access_token", "tok-A") && query_is(0, 1, "access_token", "tok-A"));
-    loop_for(50);
-    CHECK(srv.napi_req == 2 && srv.ntok_req == 3 && o.done == 1);
+    wxt_loop_for(50);
+    CHECK(wxt_srv.napi_req == 2 && wxt_srv.ntok_req == 3 && o.done == 1);
     CHECK(wx_client_pending(c) == 0);
     rc = 0;
 out:
@@ -1039,13 +758,13 @@ out:
  * token. */
 static int test_force_refresh_not_sticky(void)
 {
-    static const struct step tok[] = {
+    static const struct wxt_step tok[] = {
         { 200, JSON_CT, TOK("tok-A", 7200), 0, 0 },
         { 200, JSON_CT, TOK("tok-A", 7200), 0, 0 },
         { 200, JSON_CT, TOK("tok-B", 100), 0, 0 },     /* inside the 300 s margin */
         { 200, JSON_CT, TOK("tok-C", 7200), 0, 0 },
     };
-    static const struct step api[] = {
+    static const struct wxt_step api[] = {
         { 200, JSON_CT, ERR(40001, "access_token is invalid or not latest"), 0, 0 },
         { 200, JSON_CT, SEC_PASS, 0, 0 },
     };
@@ -1053,16 +772,16 @@ static int test_force_refresh_not_sticky(void)
     struct wx_client *c = NULL;
     int rc = -1;
 
-    serve(tok, 4, api, 2);
+    wxt_serve(tok, 4, api, 2);
     c = client_ex(0, 300, 1);
     CHECK(c);
     CHECK(sec_run(c, "o-1", 2, "hello", &o) == 0);
-    CHECK(o.status == WX_OK && srv.ntok_req == 3);
+    CHECK(o.status == WX_OK && wxt_srv.ntok_req == 3);
     CHECK(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(body_of(1, 2), "force_refresh")));
     START(wx_access_token(c, token_cb, &t));
-    CHECK(wait_n(&t.done, 1, LIMIT_MS) == 0);
+    CHECK(wxt_wait_n(&t.done, 1, LIMIT_MS) == 0);
     CHECK(t.status == WX_OK && strcmp(t.text, "tok-C") == 0);
-    CHECK(srv.ntok_req == 4);
+    CHECK(wxt_srv.ntok_req == 4);
     CHECK(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(body_of(1, 3), "force_refresh")));
     rc = 0;
 out:
@@ -1074,8 +793,8 @@ out:
 
 static int test_sec_check(void)
 {
-    static const struct step tok[] = { { 200, JSON_CT, TOK("tok-1", 7200), 0, 0 } };
-    static const struct step api[] = {
+    static const struct wxt_step tok[] = { { 200, JSON_CT, TOK("tok-1", 7200), 0, 0 } };
+    static const struct wxt_step api[] = {
         { 200, JSON_CT, SEC_REPLY("pass", 100, "trace-1"), 0, 0 },
         { 200, JSON_CT, SEC_REPLY("review", 20001, "trace-2"), 0, 0 },
         { 200, JSON_CT, SEC_REPLY("risky", 20002, "trace-3"), 0, 0 },
@@ -1089,14 +808,14 @@ static int test_sec_check(void)
     const cJSON *j;
     int rc = -1;
 
-    serve(tok, 1, api, 5);
+    wxt_serve(tok, 1, api, 5);
     c = client();
     CHECK(c);
     CHECK(sec_run(c, "o-user-1", 2, content, &a) == 0);
     CHECK(a.status == WX_OK && a.has);
     CHECK(a.suggest == WX_SUGGEST_PASS && a.label == 100);
     CHECK(strcmp(a.text, "trace-1") == 0);
-    CHECK(srv.napi_req == 1);
+    CHECK(wxt_srv.napi_req == 1);
     CHECK(strcmp(nth(0, 0)->path, "/wxa/msg_sec_check") == 0 && nth(0, 0)->post);
     CHECK(query_is(0, 0, "access_token", "tok-1"));
     j = body_of(0, 0);
@@ -1123,13 +842,13 @@ static int test_sec_check(void)
     CHECK(big);
     CHECK(sec_run(c, "o-user-1", 1, big, &e) == 0);
     CHECK(e.status == WX_OK && e.has);
-    CHECK(srv.napi_req == 4);
+    CHECK(wxt_srv.napi_req == 4);
     CHECK(jstr(body_of(0, 3), "content", big));
 
     /* a reply without a verdict is no pass */
     CHECK(sec_run(c, "o-user-1", 1, "x", &f) == 0);
     CHECK(f.status == WX_BADREPLY && !f.has);
-    CHECK(srv.ntok_req == 1);
+    CHECK(wxt_srv.ntok_req == 1);
     rc = 0;
 out:
     free(big);
@@ -1139,8 +858,8 @@ out:
 
 static int test_sec_check_invalid(void)
 {
-    static const struct step tok[] = { { 200, JSON_CT, TOK("tok-1", 7200), 0, 0 } };
-    static const struct step api[] = { { 200, JSON_CT, SEC_PASS, 0, 0 } };
+    static const struct wxt_step tok[] = { { 200, JSON_CT, TOK("tok-1", 7200), 0, 0 } };
+    static const struct wxt_step api[] = { { 200, JSON_CT, SEC_PASS, 0, 0 } };
     char *ascii = repeat("a", 2501), *han = repeat("中", 2501);
     struct {
         const char *openid;
@@ -1158,7 +877,7 @@ static int test_sec_check_invalid(void)
     int rc = -1;
 
     CHECK(ascii && han);
-    serve(tok, 1, api, 1);
+    wxt_serve(tok, 1, api, 1);
     c = client();
     CHECK(c);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -1166,14 +885,14 @@ static int test_sec_check_invalid(void)
 
         START(wx_msg_sec_check(c, cases[i].openid, cases[i].scene, cases[i].content, sec_cb, &o));
         CHECK(o.done == 0);
-        CHECK(wait_n(&o.done, 1, LIMIT_MS) == 0);
+        CHECK(wxt_wait_n(&o.done, 1, LIMIT_MS) == 0);
         if (o.status != WX_INVALID)
             fprintf(stderr, "case %zu: status %d\n", i, (int)o.status);
         CHECK(o.done == 1 && !o.reentered);
         CHECK(o.status == WX_INVALID && !o.has && o.errmsg[0]);
     }
-    loop_for(20);
-    CHECK(srv.nseen == 0);
+    wxt_loop_for(20);
+    CHECK(wxt_srv.nseen == 0);
     CHECK(wx_client_pending(c) == 0);
     rc = 0;
 out:
@@ -1187,8 +906,8 @@ out:
 
 static int test_phone(void)
 {
-    static const struct step tok[] = { { 200, JSON_CT, TOK("tok-1", 7200), 0, 0 } };
-    static const struct step api[] = {
+    static const struct wxt_step tok[] = { { 200, JSON_CT, TOK("tok-1", 7200), 0, 0 } };
+    static const struct wxt_step api[] = {
         { 200, JSON_CT,
           "{\"errcode\":0,\"errmsg\":\"ok\",\"phone_info\":{\"phoneNumber\":\"+86 13800001234\","
           "\"purePhoneNumber\":\"13800001234\",\"countryCode\":\"86\","
@@ -1200,15 +919,15 @@ static int test_phone(void)
     const cJSON *j;
     int rc = -1;
 
-    serve(tok, 1, api, 2);
+    wxt_serve(tok, 1, api, 2);
     c = client();
     CHECK(c);
     START(wx_phone_number(c, "code+/=abc", phone_cb, &a));
-    CHECK(wait_n(&a.done, 1, LIMIT_MS) == 0);
+    CHECK(wxt_wait_n(&a.done, 1, LIMIT_MS) == 0);
     CHECK(!a.reentered && a.status == WX_OK && a.has);
     CHECK(strcmp(a.text, "13800001234") == 0);
     CHECK(strcmp(a.cc, "86") == 0);
-    CHECK(srv.napi_req == 1);
+    CHECK(wxt_srv.napi_req == 1);
     CHECK(strcmp(nth(0, 0)->path, "/wxa/business/getuserphonenumber") == 0 && nth(0, 0)->post);
     CHECK(query_is(0, 0, "access_token", "tok-1"));
     j = body_of(0, 0);
@@ -1216,9 +935,9 @@ static int test_phone(void)
     CHECK(jstr(j, "code", "code+/=abc"));
 
     START(wx_phone_number(c, "used-code", phone_cb, &b));
-    CHECK(wait_n(&b.done, 1, LIMIT_MS) == 0);
+    CHECK(wxt_wait_n(&b.done, 1, LIMIT_MS) == 0);
     CHECK(b.status == WX_ERRCODE && b.errcode == 40029 && !b.has);
-    CHECK(srv.napi_req == 2 && srv.ntok_req == 1);
+    CHECK(wxt_srv.napi_req == 2 && wxt_srv.ntok_req == 1);
     rc = 0;
 out:
     wx_client_free(c);
@@ -1229,8 +948,8 @@ out:
  * number: both must come back as "86". */
 static int test_phone_country_code_number(void)
 {
-    static const struct step tok[] = { { 200, JSON_CT, TOK("tok-1", 7200), 0, 0 } };
-    static const struct step api[] = {
+    static const struct wxt_step tok[] = { { 200, JSON_CT, TOK("tok-1", 7200), 0, 0 } };
+    static const struct wxt_step api[] = {
         { 200, JSON_CT,
           "{\"errcode\":0,\"errmsg\":\"ok\",\"phone_info\":{\"phoneNumber\":\"13800001234\","
           "\"purePhoneNumber\":\"13800001234\",\"countryCode\":86}}", 0, 0 },
@@ -1239,11 +958,11 @@ static int test_phone_country_code_number(void)
     struct wx_client *c = NULL;
     int rc = -1;
 
-    serve(tok, 1, api, 1);
+    wxt_serve(tok, 1, api, 1);
     c = client();
     CHECK(c);
     START(wx_phone_number(c, "code", phone_cb, &a));
-    CHECK(wait_n(&a.done, 1, LIMIT_MS) == 0);
+    CHECK(wxt_wait_n(&a.done, 1, LIMIT_MS) == 0);
     CHECK(a.status == WX_OK && a.has && strcmp(a.text, "13800001234") == 0);
     if (strcmp(a.cc, "86") != 0)
         fprintf(stderr, "countryCode 86 (a number) came back as \"%s\"\n", a.cc);
@@ -1262,8 +981,8 @@ out:
 
 static int test_subscribe_body(void)
 {
-    static const struct step tok[] = { { 200, JSON_CT, TOK("tok-1", 7200), 0, 0 } };
-    static const struct step api[] = {
+    static const struct wxt_step tok[] = { { 200, JSON_CT, TOK("tok-1", 7200), 0, 0 } };
+    static const struct wxt_step api[] = {
         { 200, JSON_CT, "{\"errcode\":0,\"errmsg\":\"ok\",\"msgid\":1864323726461255680}", 0, 0 },
         { 200, JSON_CT, "{\"errcode\":0,\"errmsg\":\"ok\"}", 0, 0 },
         { 200, JSON_CT, ERR(43101, "user refuse to accept the msg rid: 67cc-01"), 0, 0 },
@@ -1282,14 +1001,14 @@ static int test_subscribe_body(void)
     const cJSON *j, *dj, *item;
     int rc = -1;
 
-    serve(tok, 1, api, 3);
+    wxt_serve(tok, 1, api, 3);
     c = client();
     CHECK(c);
     START(wx_subscribe_send(c, &m, send_cb, &a));
-    CHECK(wait_n(&a.done, 1, LIMIT_MS) == 0);
+    CHECK(wxt_wait_n(&a.done, 1, LIMIT_MS) == 0);
     CHECK(!a.reentered && a.status == WX_OK);
     CHECK(strcmp(a.text, "1864323726461255680") == 0);
-    CHECK(srv.napi_req == 1);
+    CHECK(wxt_srv.napi_req == 1);
     CHECK(strcmp(nth(0, 0)->path, "/cgi-bin/message/subscribe/send") == 0 && nth(0, 0)->post);
     CHECK(query_is(0, 0, "access_token", "tok-1"));
     j = body_of(0, 0);
@@ -1310,7 +1029,7 @@ static int test_subscribe_body(void)
 
     /* defaults: formal, zh_CN, no page; no msgid in the reply gives "" */
     START(wx_subscribe_send(c, &m2, send_cb, &b));
-    CHECK(wait_n(&b.done, 1, LIMIT_MS) == 0);
+    CHECK(wxt_wait_n(&b.done, 1, LIMIT_MS) == 0);
     CHECK(b.status == WX_OK && strcmp(b.text, "") == 0);
     j = body_of(0, 1);
     CHECK(cJSON_IsObject(j));
@@ -1323,9 +1042,9 @@ static int test_subscribe_body(void)
 
     /* WeChat's refusal reaches the callback */
     START(wx_subscribe_send(c, &m2, send_cb, &d));
-    CHECK(wait_n(&d.done, 1, LIMIT_MS) == 0);
+    CHECK(wxt_wait_n(&d.done, 1, LIMIT_MS) == 0);
     CHECK(d.status == WX_ERRCODE && d.errcode == 43101 && strcmp(d.text, "") == 0);
-    CHECK(srv.ntok_req == 1);
+    CHECK(wxt_srv.ntok_req == 1);
     rc = 0;
 out:
     wx_client_free(c);
@@ -1334,8 +1053,8 @@ out:
 
 static int test_subscribe_invalid(void)
 {
-    static const struct step tok[] = { { 200, JSON_CT, TOK("tok-1", 7200), 0, 0 } };
-    static const struct step api[] = { { 200, JSON_CT, "{\"errcode\":0,\"errmsg\":\"ok\"}", 0, 0 } };
+    static const struct wxt_step tok[] = { { 200, JSON_CT, TOK("tok-1", 7200), 0, 0 } };
+    static const struct wxt_step api[] = { { 200, JSON_CT, "{\"errcode\":0,\"errmsg\":\"ok\"}", 0, 0 } };
     static const struct wx_data_item bad_number[] = {
         { "thing1", "ok" },
         { "number2", "12ab" },
@@ -1348,20 +1067,20 @@ static int test_subscribe_invalid(void)
     struct wx_client *c = NULL;
     int rc = -1;
 
-    serve(tok, 1, api, 1);
+    wxt_serve(tok, 1, api, 1);
     c = client();
     CHECK(c);
     START(wx_subscribe_send(c, &m1, send_cb, &a));
     START(wx_subscribe_send(c, &m2, send_cb, &b));
     START(wx_subscribe_send(c, &m3, send_cb, &d));
     CHECK(ncb == 0);
-    CHECK(wait_n(&ncb, 3, LIMIT_MS) == 0);
+    CHECK(wxt_wait_n(&ncb, 3, LIMIT_MS) == 0);
     CHECK(a.status == WX_INVALID && strstr(a.errmsg, "number2") != NULL);
     CHECK(b.status == WX_INVALID && strstr(b.errmsg, "thing4") != NULL);
     CHECK(d.status == WX_INVALID);
     CHECK(strcmp(a.text, "") == 0);
-    loop_for(20);
-    CHECK(srv.nseen == 0);
+    wxt_loop_for(20);
+    CHECK(wxt_srv.nseen == 0);
     CHECK(wx_client_pending(c) == 0);
     rc = 0;
 out:
@@ -1372,10 +1091,10 @@ out:
 /* Sends to one openid never overlap upstream (43108) and end in order. */
 static int test_subscribe_same_openid(void)
 {
-    static const struct step tok[] = { { 200, JSON_CT, TOK("tok-1", 7200), 0, 0 } };
-    static const struct step api[] = {
-        { 200, JSON_CT, "{\"errcode\":0,\"errmsg\":\"ok\",\"msgid\":101}", 0, 150 },
-        { 200, JSON_CT, "{\"errcode\":0,\"errmsg\":\"ok\",\"msgid\":102}", 0, 50 },
+    static const struct wxt_step tok[] = { { 200, JSON_CT, TOK("tok-1", 7200), 0, 0 } };
+    static const struct wxt_step api[] = {
+        { 200, JSON_CT, "{\"errcode\":0,\"errmsg\":\"ok\",\"msgid\":101}", 150, 0 },
+        { 200, JSON_CT, "{\"errcode\":0,\"errmsg\":\"ok\",\"msgid\":102}", 50, 0 },
         { 200, JSON_CT, "{\"errcode\":0,\"errmsg\":\"ok\",\"msgid\":103}", 0, 0 },
     };
     static const struct wx_data_item d1[] = { { "thing1", "first" } };
@@ -1388,17 +1107,17 @@ static int test_subscribe_same_openid(void)
     struct wx_client *c = NULL;
     int rc = -1;
 
-    serve(tok, 1, api, 3);
+    wxt_serve(tok, 1, api, 3);
     c = client();
     CHECK(c);
     START(wx_subscribe_send(c, &m1, send_cb, &a));
     START(wx_subscribe_send(c, &m2, send_cb, &b));
     START(wx_subscribe_send(c, &m3, send_cb, &d));
-    CHECK(wait_n(&ncb, 3, LIMIT_MS) == 0);
+    CHECK(wxt_wait_n(&ncb, 3, LIMIT_MS) == 0);
     CHECK(a.status == WX_OK && b.status == WX_OK && d.status == WX_OK);
     CHECK(a.order < b.order && b.order < d.order);
     CHECK(strcmp(a.text, "101") == 0 && strcmp(b.text, "102") == 0 && strcmp(d.text, "103") == 0);
-    CHECK(srv.napi_req == 3);
+    CHECK(wxt_srv.napi_req == 3);
     /* each came only after the reply to the one before */
     CHECK(nth(0, 1)->api_replied >= 1 && nth(0, 1)->api_held == 0);
     CHECK(nth(0, 2)->api_replied >= 2 && nth(0, 2)->api_held == 0);
@@ -1417,9 +1136,9 @@ out:
 
 static int test_subscribe_other_openids(void)
 {
-    static const struct step tok[] = { { 200, JSON_CT, TOK("tok-1", 7200), 0, 0 } };
-    static const struct step api[] = {
-        { 200, JSON_CT, "{\"errcode\":0,\"errmsg\":\"ok\",\"msgid\":201}", 0, 200 },
+    static const struct wxt_step tok[] = { { 200, JSON_CT, TOK("tok-1", 7200), 0, 0 } };
+    static const struct wxt_step api[] = {
+        { 200, JSON_CT, "{\"errcode\":0,\"errmsg\":\"ok\",\"msgid\":201}", 200, 0 },
         { 200, JSON_CT, "{\"errcode\":0,\"errmsg\":\"ok\",\"msgid\":202}", 0, 0 },
     };
     static const struct wx_data_item d1[] = { { "thing1", "hello" } };
@@ -1429,14 +1148,14 @@ static int test_subscribe_other_openids(void)
     struct wx_client *c = NULL;
     int rc = -1;
 
-    serve(tok, 1, api, 2);
+    wxt_serve(tok, 1, api, 2);
     c = client();
     CHECK(c);
     START(wx_subscribe_send(c, &m1, send_cb, &a));
     START(wx_subscribe_send(c, &m2, send_cb, &b));
-    CHECK(wait_n(&ncb, 2, LIMIT_MS) == 0);
+    CHECK(wxt_wait_n(&ncb, 2, LIMIT_MS) == 0);
     CHECK(a.status == WX_OK && b.status == WX_OK);
-    CHECK(srv.napi_req == 2);
+    CHECK(wxt_srv.napi_req == 2);
     CHECK(nth(0, 1)->api_held == 1);    /* the first was still held: they overlapped */
     rc = 0;
 out:
@@ -1454,14 +1173,14 @@ static const unsigned char png[] = {
 
 static int test_qrcode_png(void)
 {
-    static const struct step tok[] = {
+    static const struct wxt_step tok[] = {
         { 200, JSON_CT, TOK("tok-1", 7200), 0, 0 },
         { 200, JSON_CT, TOK("tok-2", 7200), 0, 0 },
     };
-    static const struct step api[] = {
-        { 200, "image/png", (const char *)png, sizeof png, 0 },
+    static const struct wxt_step api[] = {
+        { 200, "image/png", (const char *)png, 0, sizeof png },
         { 200, JSON_CT, ERR(40001, "invalid credential"), 0, 0 },
-        { 200, "image/png", (const char *)png, sizeof png, 0 },
+        { 200, "image/png", (const char *)png, 0, sizeof png },
     };
     struct wx_qrcode q = { "room=12&b=3", "pages/room/index", 0, NULL, 0 };
     struct wx_qrcode q2 = { "t/7", NULL, 1, "trial", 2000 };
@@ -1470,14 +1189,14 @@ static int test_qrcode_png(void)
     const cJSON *j;
     int rc = -1;
 
-    serve(tok, 2, api, 3);
+    wxt_serve(tok, 2, api, 3);
     c = client();
     CHECK(c);
     START(wx_qrcode_unlimited(c, &q, qr_cb, &a));
-    CHECK(wait_n(&a.done, 1, LIMIT_MS) == 0);
+    CHECK(wxt_wait_n(&a.done, 1, LIMIT_MS) == 0);
     CHECK(!a.reentered && a.status == WX_OK && a.has && a.http == 200);
     CHECK(a.len == sizeof png && memcmp(a.png, png, sizeof png) == 0);
-    CHECK(srv.napi_req == 1 && srv.ntok_req == 1);
+    CHECK(wxt_srv.napi_req == 1 && wxt_srv.ntok_req == 1);
     CHECK(strcmp(nth(0, 0)->path, "/wxa/getwxacodeunlimit") == 0 && nth(0, 0)->post);
     CHECK(query_is(0, 0, "access_token", "tok-1"));
     j = body_of(0, 0);
@@ -1490,10 +1209,10 @@ static int test_qrcode_png(void)
 
     /* a token error on a binary API: refreshed once, the image still arrives */
     START(wx_qrcode_unlimited(c, &q2, qr_cb, &b));
-    CHECK(wait_n(&b.done, 1, LIMIT_MS) == 0);
+    CHECK(wxt_wait_n(&b.done, 1, LIMIT_MS) == 0);
     CHECK(b.status == WX_OK && b.has);
     CHECK(b.len == sizeof png && memcmp(b.png, png, sizeof png) == 0);
-    CHECK(srv.napi_req == 3 && srv.ntok_req == 2);
+    CHECK(wxt_srv.napi_req == 3 && wxt_srv.ntok_req == 2);
     CHECK(query_is(0, 2, "access_token", "tok-2"));
     j = body_of(0, 2);
     CHECK(jstr(j, "scene", "t/7"));
@@ -1509,9 +1228,9 @@ out:
 
 static int test_qrcode_json_errors(void)
 {
-    static const struct step tok[] = { { 200, JSON_CT, TOK("tok-1", 7200), 0, 0 } };
+    static const struct wxt_step tok[] = { { 200, JSON_CT, TOK("tok-1", 7200), 0, 0 } };
     static const struct {
-        struct step st;
+        struct wxt_step st;
         enum wx_status want;
         long errcode;
     } cases[] = {
@@ -1533,14 +1252,14 @@ static int test_qrcode_json_errors(void)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct outcome o = { 0 };
 
-        serve(tok, 1, &cases[i].st, 1);
+        wxt_serve(tok, 1, &cases[i].st, 1);
         START(wx_qrcode_unlimited(c, &q, qr_cb, &o));
-        CHECK(wait_n(&o.done, 1, LIMIT_MS) == 0);
+        CHECK(wxt_wait_n(&o.done, 1, LIMIT_MS) == 0);
         if (o.status != cases[i].want || o.errcode != cases[i].errcode)
             fprintf(stderr, "case %zu: status %d errcode %ld\n", i, (int)o.status, o.errcode);
         CHECK(o.status == cases[i].want && o.errcode == cases[i].errcode);
         CHECK(!o.has && o.len == 0);
-        CHECK(srv.napi_req == 1);
+        CHECK(wxt_srv.napi_req == 1);
     }
     rc = 0;
 out:
@@ -1550,8 +1269,8 @@ out:
 
 static int test_qrcode_invalid(void)
 {
-    static const struct step tok[] = { { 200, JSON_CT, TOK("tok-1", 7200), 0, 0 } };
-    static const struct step api[] = { { 200, "image/png", (const char *)png, sizeof png, 0 } };
+    static const struct wxt_step tok[] = { { 200, JSON_CT, TOK("tok-1", 7200), 0, 0 } };
+    static const struct wxt_step api[] = { { 200, "image/png", (const char *)png, 0, sizeof png } };
     static const struct wx_qrcode bad[] = {
         { "abcdefghijklmnopqrstuvwxyz0123456", NULL, 0, NULL, 0 },      /* 33 */
         { "a%20b", NULL, 0, NULL, 0 },
@@ -1598,21 +1317,21 @@ static int test_qrcode_invalid(void)
         CHECK(!!wx_qrcode_scene_ok(table[i].scene) == table[i].ok);
     }
 
-    serve(tok, 1, api, 1);
+    wxt_serve(tok, 1, api, 1);
     c = client();
     CHECK(c);
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         struct outcome o = { 0 };
 
         START(wx_qrcode_unlimited(c, &bad[i], qr_cb, &o));
-        CHECK(wait_n(&o.done, 1, LIMIT_MS) == 0);
+        CHECK(wxt_wait_n(&o.done, 1, LIMIT_MS) == 0);
         if (o.status != WX_INVALID)
             fprintf(stderr, "bad qrcode %zu: status %d\n", i, (int)o.status);
         CHECK(o.done == 1 && !o.reentered);
         CHECK(o.status == WX_INVALID && !o.has && o.len == 0 && o.errmsg[0]);
     }
-    loop_for(20);
-    CHECK(srv.nseen == 0);
+    wxt_loop_for(20);
+    CHECK(wxt_srv.nseen == 0);
     rc = 0;
 out:
     wx_client_free(c);
@@ -1644,48 +1363,48 @@ out:
 
 static int test_free_with_waiters(void)
 {
-    static const struct step slow_tok[] = { { 200, JSON_CT, TOK("tok-1", 7200), 0, 300 } };
-    static const struct step tok_then_slow[] = {
+    static const struct wxt_step slow_tok[] = { { 200, JSON_CT, TOK("tok-1", 7200), 300, 0 } };
+    static const struct wxt_step tok_then_slow[] = {
         { 200, JSON_CT, TOK("tok-1", 7200), 0, 0 },
-        { 200, JSON_CT, TOK("tok-2", 7200), 0, 300 },
+        { 200, JSON_CT, TOK("tok-2", 7200), 300, 0 },
     };
-    static const struct step expired[] = { { 200, JSON_CT, ERR(42001, "access_token expired"), 0, 0 } };
-    static const struct step slow_api[] = { { 200, JSON_CT, SEC_PASS, 0, 300 } };
-    static const struct step tok[] = { { 200, JSON_CT, TOK("tok-1", 7200), 0, 0 } };
+    static const struct wxt_step expired[] = { { 200, JSON_CT, ERR(42001, "access_token expired"), 0, 0 } };
+    static const struct wxt_step slow_api[] = { { 200, JSON_CT, SEC_PASS, 300, 0 } };
+    static const struct wxt_step tok[] = { { 200, JSON_CT, TOK("tok-1", 7200), 0, 0 } };
     struct outcome o[8];
     struct wx_client *c = NULL;
     int rc = -1;
 
     /* the token refresh on the wire, every call waiting for it */
     memset(o, 0, sizeof o);
-    serve(slow_tok, 1, NULL, 0);
+    wxt_serve(slow_tok, 1, NULL, 0);
     c = client();
     CHECK(c);
     CHECK(start_everything(c, o) == 0);
-    CHECK(wait_n(&srv.ntok_req, 1, LIMIT_MS) == 0);
+    CHECK(wxt_wait_n(&wxt_srv.ntok_req, 1, LIMIT_MS) == 0);
     CHECK(wx_client_pending(c) >= 1);
     wx_client_free(c);
     c = NULL;
-    loop_for(30);
-    flush_delayed();
-    loop_for(30);
+    wxt_loop_for(30);
+    wxt_flush_delayed();
+    wxt_loop_for(30);
     CHECK(ncb == 0);
-    CHECK(srv.ntok_req == 1 && srv.napi_req == 0);
+    CHECK(wxt_srv.ntok_req == 1 && wxt_srv.napi_req == 0);
 
     /* every API refused the token; the one refresh is on the wire, the
      * calls wait for it and a second send waits in its openid's lane */
     memset(o, 0, sizeof o);
-    serve(tok_then_slow, 2, expired, 1);
+    wxt_serve(tok_then_slow, 2, expired, 1);
     c = client();
     CHECK(c);
     CHECK(start_everything(c, o) == 0);
-    CHECK(wait_n(&srv.ntok_req, 2, LIMIT_MS) == 0);
-    CHECK(wait_n(&srv.napi_req, 5, LIMIT_MS) == 0);
+    CHECK(wxt_wait_n(&wxt_srv.ntok_req, 2, LIMIT_MS) == 0);
+    CHECK(wxt_wait_n(&wxt_srv.napi_req, 5, LIMIT_MS) == 0);
     wx_client_free(c);
     c = NULL;
-    loop_for(30);
-    flush_delayed();
-    loop_for(30);
+    wxt_loop_for(30);
+    wxt_flush_delayed();
+    wxt_loop_for(30);
     CHECK(ncb == 2);            /* the two plain token callbacks had run, nothing since */
     CHECK(o[0].done == 1 && o[1].done == 1);
     for (int i = 2; i < 8; i++)
@@ -1694,19 +1413,19 @@ static int test_free_with_waiters(void)
     /* the API calls on the wire */
     memset(o, 0, sizeof o);
     ncb = 0;
-    serve(tok, 1, slow_api, 1);
+    wxt_serve(tok, 1, slow_api, 1);
     c = client();
     CHECK(c);
     CHECK(start_everything(c, o) == 0);
-    CHECK(wait_n(&srv.napi_req, 5, LIMIT_MS) == 0);
+    CHECK(wxt_wait_n(&wxt_srv.napi_req, 5, LIMIT_MS) == 0);
     CHECK(ncb == 2);
     wx_client_free(c);
     c = NULL;
-    loop_for(30);
-    flush_delayed();
-    loop_for(30);
+    wxt_loop_for(30);
+    wxt_flush_delayed();
+    wxt_loop_for(30);
     CHECK(ncb == 2);
-    CHECK(srv.napi_req == 5);   /* the second send to o-same never left */
+    CHECK(wxt_srv.napi_req == 5);   /* the second send to o-same never left */
     rc = 0;
 out:
     wx_client_free(c);
@@ -1715,60 +1434,39 @@ out:
 
 /*==== Runner ====*/
 
-static const struct {
-    const char *name;
-    int (*fn)(void);
-} tests[] = {
-    { "token_single_flight", test_token_single_flight },
-    { "token_cache_and_margin", test_token_cache_and_margin },
-    { "token_store", test_token_store },
-    { "token_classic", test_token_classic },
-    { "token_failure", test_token_failure },
-    { "authed_refresh_once", test_authed_refresh_once },
-    { "authed_drop_only_failed", test_authed_drop_only_failed },
-    { "stable_same_token", test_stable_same_token },
-    { "stable_same_token_forever", test_stable_same_token_forever },
-    { "force_refresh_not_sticky", test_force_refresh_not_sticky },
-    { "sec_check", test_sec_check },
-    { "sec_check_invalid", test_sec_check_invalid },
-    { "phone", test_phone },
-    { "phone_country_code_number", test_phone_country_code_number },
-    { "subscribe_body", test_subscribe_body },
-    { "subscribe_invalid", test_subscribe_invalid },
-    { "subscribe_same_openid", test_subscribe_same_openid },
-    { "subscribe_other_openids", test_subscribe_other_openids },
-    { "qrcode_png", test_qrcode_png },
-    { "qrcode_json_errors", test_qrcode_json_errors },
-    { "qrcode_invalid", test_qrcode_invalid },
-    { "free_with_waiters", test_free_with_waiters },
+static const struct wxt_test tests[] = {
+    { "token_single_flight", test_token_single_flight, NULL },
+    { "token_cache_and_margin", test_token_cache_and_margin, NULL },
+    { "token_store", test_token_store, NULL },
+    { "token_classic", test_token_classic, NULL },
+    { "token_failure", test_token_failure, NULL },
+    { "authed_refresh_once", test_authed_refresh_once, NULL },
+    { "authed_drop_only_failed", test_authed_drop_only_failed, NULL },
+    { "stable_same_token", test_stable_same_token, NULL },
+    { "stable_same_token_forever", test_stable_same_token_forever, NULL },
+    { "force_refresh_not_sticky", test_force_refresh_not_sticky, NULL },
+    { "sec_check", test_sec_check, NULL },
+    { "sec_check_invalid", test_sec_check_invalid, NULL },
+    { "phone", test_phone, NULL },
+    { "phone_country_code_number", test_phone_country_code_number, NULL },
+    { "subscribe_body", test_subscribe_body, NULL },
+    { "subscribe_invalid", test_subscribe_invalid, NULL },
+    { "subscribe_same_openid", test_subscribe_same_openid, NULL },
+    { "subscribe_other_openids", test_subscribe_other_openids, NULL },
+    { "qrcode_png", test_qrcode_png, NULL },
+    { "qrcode_json_errors", test_qrcode_json_errors, NULL },
+    { "qrcode_invalid", test_qrcode_invalid, NULL },
+    { "free_with_waiters", test_free_with_waiters, NULL },
 };
+
+static void reset(void)
+{
+    ncb = 0;
+    seq = 0;
+    in_call = 0;
+}
 
 int main(void)
 {
-    int passed = 0, failed = 0;
-
-    /* a held reply may go to a client that has gone */
-    signal(SIGPIPE, SIG_IGN);
-    if (srv_start() != 0) {
-        fprintf(stderr, "cannot start the fake WeChat\n");
-        srv_stop();
-        return 2;
-    }
-    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
-        ncb = 0;
-        seq = 0;
-        in_call = 0;
-        if (tests[i].fn() == 0) {
-            printf("ok   %s\n", tests[i].name);
-            passed++;
-        } else {
-            printf("FAIL %s\n", tests[i].name);
-            failed++;
-        }
-        fflush(stdout);
-    }
-    srv_stop();
-    libevent_global_shutdown();
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    return wxt_main("fake WeChat", tests, sizeof tests / sizeof tests[0], reset);
 }

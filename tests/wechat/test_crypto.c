@@ -12,15 +12,8 @@
 #include <openssl/evp.h>
 
 #include "wx.h"
+#include "wxtest.h"
 
-static int failures;
-
-#define CHECK(cond) do { \
-        if (!(cond)) { \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-            failures++; \
-        } \
-    } while (0)
 
 /*==== Vectors (WECHAT.md "Test vectors") ====*/
 
@@ -176,8 +169,8 @@ static void test_v1_get_signature(void)
     char sig[41];
 
     wx_push_signature(parts, 3, sig);
-    CHECK(strcmp(sig, "f464b24fc39322e44b38aa78f5edd27bd1441696") == 0);
-    CHECK(wx_sig_equal(sig, "f464b24fc39322e44b38aa78f5edd27bd1441696"));
+    EXPECT(strcmp(sig, "f464b24fc39322e44b38aa78f5edd27bd1441696") == 0);
+    EXPECT(wx_sig_equal(sig, "f464b24fc39322e44b38aa78f5edd27bd1441696"));
 }
 
 static void test_v2_post_signature(void)
@@ -186,7 +179,7 @@ static void test_v2_post_signature(void)
     char sig[41];
 
     wx_push_signature(parts, 3, sig);
-    CHECK(strcmp(sig, "899cf89e464efb63f54ddac96b0a0a235f53aa78") == 0);
+    EXPECT(strcmp(sig, "899cf89e464efb63f54ddac96b0a0a235f53aa78") == 0);
 }
 
 static void test_v3_signatures(void)
@@ -196,9 +189,9 @@ static void test_v3_signatures(void)
     char sig[41];
 
     wx_push_signature(p3, 3, sig);
-    CHECK(strcmp(sig, "6c5c811b55cc85e0e1b54100749188c20beb3f5d") == 0);
+    EXPECT(strcmp(sig, "6c5c811b55cc85e0e1b54100749188c20beb3f5d") == 0);
     wx_push_signature(p4, 4, sig);
-    CHECK(strcmp(sig, "046e02f8204d34f8ba5fa3b1db94908f3df2e9b3") == 0);
+    EXPECT(strcmp(sig, "046e02f8204d34f8ba5fa3b1db94908f3df2e9b3") == 0);
 }
 
 static void test_v3_decrypt(void)
@@ -207,22 +200,22 @@ static void test_v3_decrypt(void)
     char *msg = NULL, *wrapped;
     size_t len = 0, i, j, n = strlen(V3_ENC);
 
-    CHECK(wx_push_key_parse(AESKEY43, &k) == WX_CRYPTO_OK);
-    CHECK(memcmp(k.aes, zero32, 32) == 0);
-    CHECK(wx_push_decrypt(&k, V3_ENC, V3_APPID, &msg, &len) == WX_CRYPTO_OK);
-    CHECK(msg && len == 167 && strlen(V3_MSG) == 167);
-    CHECK(msg && strcmp(msg, V3_MSG) == 0);
+    EXPECT(wx_push_key_parse(AESKEY43, &k) == WX_CRYPTO_OK);
+    EXPECT(memcmp(k.aes, zero32, 32) == 0);
+    EXPECT(wx_push_decrypt(&k, V3_ENC, V3_APPID, &msg, &len) == WX_CRYPTO_OK);
+    EXPECT(msg && len == 167 && strlen(V3_MSG) == 167);
+    EXPECT(msg && strcmp(msg, V3_MSG) == 0);
     free(msg);
 
     /* LEN may be NULL. */
     msg = NULL;
-    CHECK(wx_push_decrypt(&k, V3_ENC, V3_APPID, &msg, NULL) == WX_CRYPTO_OK);
-    CHECK(msg && strcmp(msg, V3_MSG) == 0);
+    EXPECT(wx_push_decrypt(&k, V3_ENC, V3_APPID, &msg, NULL) == WX_CRYPTO_OK);
+    EXPECT(msg && strcmp(msg, V3_MSG) == 0);
     free(msg);
 
     /* Whitespace anywhere in the base64 is stripped (documented choice). */
     wrapped = malloc(2 * n + 8);
-    CHECK(wrapped != NULL);
+    EXPECT(wrapped != NULL);
     if (!wrapped)
         return;
     j = 0;
@@ -235,15 +228,15 @@ static void test_v3_decrypt(void)
     wrapped[j++] = '\n';
     wrapped[j] = '\0';
     msg = NULL;
-    CHECK(wx_push_decrypt(&k, wrapped, V3_APPID, &msg, &len) == WX_CRYPTO_OK);
-    CHECK(msg && len == 167 && strcmp(msg, V3_MSG) == 0);
+    EXPECT(wx_push_decrypt(&k, wrapped, V3_APPID, &msg, &len) == WX_CRYPTO_OK);
+    EXPECT(msg && len == 167 && strcmp(msg, V3_MSG) == 0);
     free(msg);
     free(wrapped);
 
     /* The right message under another appid is refused. */
     msg = (char *)1;
-    CHECK(wx_push_decrypt(&k, V3_ENC, "wxba5fad812f8e6fb8", &msg, &len) == WX_CRYPTO_APPID);
-    CHECK(msg == NULL && len == 0);
+    EXPECT(wx_push_decrypt(&k, V3_ENC, "wxba5fad812f8e6fb8", &msg, &len) == WX_CRYPTO_APPID);
+    EXPECT(msg == NULL && len == 0);
 }
 
 static void test_v4_encrypt(void)
@@ -254,15 +247,15 @@ static void test_v4_encrypt(void)
     char *b64 = NULL, *back = NULL, sig[41];
     size_t len = 0;
 
-    CHECK(wx_push_key_parse(AESKEY43, &k) == 0);
-    CHECK(wx_push_encrypt(&k, msg, strlen(msg), V3_APPID,
+    EXPECT(wx_push_key_parse(AESKEY43, &k) == 0);
+    EXPECT(wx_push_encrypt(&k, msg, strlen(msg), V3_APPID,
                           (const unsigned char *)"707722b803182950", &b64) == WX_CRYPTO_OK);
-    CHECK(b64 && strcmp(b64, V4_ENC) == 0);
+    EXPECT(b64 && strcmp(b64, V4_ENC) == 0);
     parts[3] = b64 ? b64 : "";
     wx_push_signature(parts, 4, sig);
-    CHECK(strcmp(sig, "1b9339964ed2e271e7c7b6ff2b0ef902fc94dea1") == 0);
-    CHECK(wx_push_decrypt(&k, V4_ENC, V3_APPID, &back, &len) == WX_CRYPTO_OK);
-    CHECK(back && len == 25 && strcmp(back, msg) == 0);
+    EXPECT(strcmp(sig, "1b9339964ed2e271e7c7b6ff2b0ef902fc94dea1") == 0);
+    EXPECT(wx_push_decrypt(&k, V4_ENC, V3_APPID, &back, &len) == WX_CRYPTO_OK);
+    EXPECT(back && len == 25 && strcmp(back, msg) == 0);
     free(back);
     free(b64);
 }
@@ -272,28 +265,28 @@ static void test_v5_open_data(void)
     char *out = NULL, *wrapped;
     size_t i, j, n = strlen(V5_DATA);
 
-    CHECK(wx_open_data_decrypt(V5_KEY, V5_IV, V5_DATA, V5_APPID, &out) == WX_CRYPTO_OK);
-    CHECK(out && strcmp(out, V5_PLAIN) == 0);
+    EXPECT(wx_open_data_decrypt(V5_KEY, V5_IV, V5_DATA, V5_APPID, &out) == WX_CRYPTO_OK);
+    EXPECT(out && strcmp(out, V5_PLAIN) == 0);
     free(out);
 
     out = NULL;
-    CHECK(wx_open_data_decrypt(V5_KEY, V5_IV, V5_DATA, NULL, &out) == WX_CRYPTO_OK);
-    CHECK(out && strcmp(out, V5_PLAIN) == 0);
+    EXPECT(wx_open_data_decrypt(V5_KEY, V5_IV, V5_DATA, NULL, &out) == WX_CRYPTO_OK);
+    EXPECT(out && strcmp(out, V5_PLAIN) == 0);
     free(out);
 
     out = (char *)1;
-    CHECK(wx_open_data_decrypt(V5_KEY, V5_IV, V5_DATA, "wx4f4bc4dec97d474c", &out) == WX_CRYPTO_APPID);
-    CHECK(out == NULL);
+    EXPECT(wx_open_data_decrypt(V5_KEY, V5_IV, V5_DATA, "wx4f4bc4dec97d474c", &out) == WX_CRYPTO_APPID);
+    EXPECT(out == NULL);
     out = (char *)1;
-    CHECK(wx_open_data_decrypt(V5_KEY, V5_IV, V5_DATA, "", &out) == WX_CRYPTO_APPID);
-    CHECK(out == NULL);
+    EXPECT(wx_open_data_decrypt(V5_KEY, V5_IV, V5_DATA, "", &out) == WX_CRYPTO_APPID);
+    EXPECT(out == NULL);
     out = (char *)1;
-    CHECK(wx_open_data_decrypt(V5_KEY, V5_IV, V5_DATA, "wx4f4bc4dec97d474", &out) == WX_CRYPTO_APPID);
-    CHECK(out == NULL);
+    EXPECT(wx_open_data_decrypt(V5_KEY, V5_IV, V5_DATA, "wx4f4bc4dec97d474", &out) == WX_CRYPTO_APPID);
+    EXPECT(out == NULL);
 
     /* Wrapped like the easywechat test file: newline plus leading spaces. */
     wrapped = malloc(2 * n + 8);
-    CHECK(wrapped != NULL);
+    EXPECT(wrapped != NULL);
     if (!wrapped)
         return;
     j = 0;
@@ -307,8 +300,8 @@ static void test_v5_open_data(void)
     }
     wrapped[j] = '\0';
     out = NULL;
-    CHECK(wx_open_data_decrypt(" " V5_KEY "\n", V5_IV, wrapped, V5_APPID, &out) == WX_CRYPTO_OK);
-    CHECK(out && strcmp(out, V5_PLAIN) == 0);
+    EXPECT(wx_open_data_decrypt(" " V5_KEY "\n", V5_IV, wrapped, V5_APPID, &out) == WX_CRYPTO_OK);
+    EXPECT(out && strcmp(out, V5_PLAIN) == 0);
     free(out);
     free(wrapped);
 }
@@ -322,7 +315,7 @@ static void test_v6_raw_signature(void)
                      "mmopen/vi_32/1vZvI39NWFQ9XM4LtQpFrQJ1xlgZxx3w7bQxKARol6503Iuswjjn6nIGBiaycAjAtpu"
                      "jxyzYsrztuuICqIM5ibXQ/0\"}",
                      "HyVFkGl5F5OQWJZZaNzBBg==", sig);
-    CHECK(strcmp(sig, "75e81ceda165f4ffa64f4068af58c64b8f54b88c") == 0);
+    EXPECT(strcmp(sig, "75e81ceda165f4ffa64f4068af58c64b8f54b88c") == 0);
 }
 
 /*==== Tampering ====*/
@@ -337,9 +330,9 @@ static void test_v3_tampered(void)
     size_t n = 0, pos, m;
     int bad = 0, tries = 0;
 
-    CHECK(wx_push_key_parse(AESKEY43, &k) == 0);
+    EXPECT(wx_push_key_parse(AESKEY43, &k) == 0);
     ct = b64dec(V3_ENC, &n);
-    CHECK(ct && n == 224);
+    EXPECT(ct && n == 224);
     if (!ct || n != 224) {
         free(ct);
         return;
@@ -369,8 +362,8 @@ static void test_v3_tampered(void)
             free(enc);
         }
     }
-    CHECK(tries == 48 * 3);
-    CHECK(bad == 0);
+    EXPECT(tries == 48 * 3);
+    EXPECT(bad == 0);
     free(ct);
 }
 
@@ -383,50 +376,50 @@ static void test_forged_padding(void)
     /* Sanity: the forge itself decrypts: body 20+5+18 = 43, pad 21. */
     body = push_body(buf, 5, "hello", V3_APPID);
     n = add_pad(buf, body, 21, 21);
-    CHECK(n == 64);
-    CHECK(try_push(buf, n, V3_APPID, &msg, &len) == WX_CRYPTO_OK);
-    CHECK(msg && len == 5 && strcmp(msg, "hello") == 0);
+    EXPECT(n == 64);
+    EXPECT(try_push(buf, n, V3_APPID, &msg, &len) == WX_CRYPTO_OK);
+    EXPECT(msg && len == 5 && strcmp(msg, "hello") == 0);
     free(msg);
 
     /* Each pad byte in turn differs from the pad value. */
     for (i = 0; i < 21; i++) {
         buf[body + i] ^= 0x40;
-        CHECK(refused(buf, n, V3_APPID) == WX_CRYPTO_PADDING);
+        EXPECT(refused(buf, n, V3_APPID) == WX_CRYPTO_PADDING);
         buf[body + i] ^= 0x40;
     }
     /* Off by one in value. All 21 bytes 20 is a valid 20-byte pad that
      * leaves a stray byte after the appid; 22 reaches into the appid. */
     add_pad(buf, body, 21, 20);
-    CHECK(refused(buf, n, V3_APPID) == WX_CRYPTO_APPID);
+    EXPECT(refused(buf, n, V3_APPID) == WX_CRYPTO_APPID);
     add_pad(buf, body, 21, 22);
-    CHECK(refused(buf, n, V3_APPID) == WX_CRYPTO_PADDING);
+    EXPECT(refused(buf, n, V3_APPID) == WX_CRYPTO_PADDING);
 
     /* Pad value 0. */
     add_pad(buf, body, 21, 0);
-    CHECK(refused(buf, n, V3_APPID) == WX_CRYPTO_PADDING);
+    EXPECT(refused(buf, n, V3_APPID) == WX_CRYPTO_PADDING);
 
     /* Pad value 33: 33 bytes of 33, the rest a valid message. */
     body = push_body(buf, 11, "hello world", V3_APPID);   /* 49 */
     n = add_pad(buf, body, 47, 33);                        /* 96 */
-    CHECK(refused(buf, n, V3_APPID) == WX_CRYPTO_PADDING);
+    EXPECT(refused(buf, n, V3_APPID) == WX_CRYPTO_PADDING);
     /* Pad value 255 and 16 < pad 17..32 accepted (32-byte pads are legal). */
     n = add_pad(buf, body, 47, 255);
-    CHECK(refused(buf, n, V3_APPID) == WX_CRYPTO_PADDING);
+    EXPECT(refused(buf, n, V3_APPID) == WX_CRYPTO_PADDING);
 
     /* A 32-byte pad of a 64-byte message: the largest legal one. */
     body = push_body(buf, 26, "abcdefghijklmnopqrstuvwxyz", V3_APPID);   /* 64 */
     n = add_pad(buf, body, 32, 32);
     msg = NULL;
-    CHECK(try_push(buf, n, V3_APPID, &msg, &len) == WX_CRYPTO_OK);
-    CHECK(msg && len == 26 && strcmp(msg, "abcdefghijklmnopqrstuvwxyz") == 0);
+    EXPECT(try_push(buf, n, V3_APPID, &msg, &len) == WX_CRYPTO_OK);
+    EXPECT(msg && len == 26 && strcmp(msg, "abcdefghijklmnopqrstuvwxyz") == 0);
     free(msg);
 
     /* Pad value larger than the whole plaintext: 32 bytes, all 32 would be
      * fine as pad but leaves nothing; 16 bytes of 32 is a bad pad. */
     memset(buf, 32, 32);
-    CHECK(refused(buf, 32, V3_APPID) == WX_CRYPTO_LENGTH);
+    EXPECT(refused(buf, 32, V3_APPID) == WX_CRYPTO_LENGTH);
     memset(buf, 32, 16);
-    CHECK(refused(buf, 16, V3_APPID) == WX_CRYPTO_PADDING);
+    EXPECT(refused(buf, 16, V3_APPID) == WX_CRYPTO_PADDING);
 }
 
 static void test_forged_length(void)
@@ -438,42 +431,42 @@ static void test_forged_length(void)
     /* msg "hello" (5), tail appid (18): body 43, pad 21. */
     body = push_body(buf, 6, "hello", V3_APPID);
     n = add_pad(buf, body, 21, 21);
-    CHECK(refused(buf, n, V3_APPID) == WX_CRYPTO_APPID);  /* tail one short */
+    EXPECT(refused(buf, n, V3_APPID) == WX_CRYPTO_APPID);  /* tail one short */
     push_body(buf, 5 + 18 + 1, "hello", V3_APPID);
-    CHECK(refused(buf, n, V3_APPID) == WX_CRYPTO_LENGTH); /* one past the data */
+    EXPECT(refused(buf, n, V3_APPID) == WX_CRYPTO_LENGTH); /* one past the data */
     push_body(buf, 1000, "hello", V3_APPID);
-    CHECK(refused(buf, n, V3_APPID) == WX_CRYPTO_LENGTH);
+    EXPECT(refused(buf, n, V3_APPID) == WX_CRYPTO_LENGTH);
     push_body(buf, 0xffffffffu, "hello", V3_APPID);
-    CHECK(refused(buf, n, V3_APPID) == WX_CRYPTO_LENGTH);
+    EXPECT(refused(buf, n, V3_APPID) == WX_CRYPTO_LENGTH);
     push_body(buf, 0x80000005u, "hello", V3_APPID);
-    CHECK(refused(buf, n, V3_APPID) == WX_CRYPTO_LENGTH);
+    EXPECT(refused(buf, n, V3_APPID) == WX_CRYPTO_LENGTH);
 
     /* Exactly at the boundary: msg_len = total - 20 - appid_len. */
     push_body(buf, 5, "hello", V3_APPID);
     msg = NULL;
-    CHECK(try_push(buf, n, V3_APPID, &msg, &len) == WX_CRYPTO_OK);
-    CHECK(msg && len == 5 && memcmp(msg, "hello", 6) == 0);
+    EXPECT(try_push(buf, n, V3_APPID, &msg, &len) == WX_CRYPTO_OK);
+    EXPECT(msg && len == 5 && memcmp(msg, "hello", 6) == 0);
     free(msg);
 
     /* With an empty appid the boundary is total - 20: the whole rest. */
     push_body(buf, 5 + 18, "hello", V3_APPID);
     msg = NULL;
-    CHECK(try_push(buf, n, "", &msg, &len) == WX_CRYPTO_OK);
-    CHECK(msg && len == 23 && strcmp(msg, "hello" V3_APPID) == 0);
+    EXPECT(try_push(buf, n, "", &msg, &len) == WX_CRYPTO_OK);
+    EXPECT(msg && len == 23 && strcmp(msg, "hello" V3_APPID) == 0);
     free(msg);
 
     /* Empty message, exact boundary. */
     body = push_body(buf, 0, "", V3_APPID);               /* 38 */
     n = add_pad(buf, body, 26, 26);
     msg = NULL;
-    CHECK(try_push(buf, n, V3_APPID, &msg, &len) == WX_CRYPTO_OK);
-    CHECK(msg && len == 0 && msg[0] == '\0');
+    EXPECT(try_push(buf, n, V3_APPID, &msg, &len) == WX_CRYPTO_OK);
+    EXPECT(msg && len == 0 && msg[0] == '\0');
     free(msg);
 
     /* Fewer than 20 bytes left after the pad. */
     memset(buf, 'x', 19);
     n = add_pad(buf, 19, 13, 13);
-    CHECK(refused(buf, n, "") == WX_CRYPTO_LENGTH);
+    EXPECT(refused(buf, n, "") == WX_CRYPTO_LENGTH);
 }
 
 static void test_forged_appid(void)
@@ -492,17 +485,17 @@ static void test_forged_appid(void)
     for (i = 0; i < sizeof tails / sizeof tails[0]; i++) {
         body = push_body(buf, 5, "hello", tails[i]);
         n = add_pad(buf, body, 32 - body % 32, (int)(32 - body % 32));
-        CHECK(refused(buf, n, V3_APPID) == WX_CRYPTO_APPID);
+        EXPECT(refused(buf, n, V3_APPID) == WX_CRYPTO_APPID);
     }
     /* A NUL inside the tail is not the appid either. */
     body = push_body(buf, 5, "hello", V3_APPID);
     buf[body - 1] = '\0';
     n = add_pad(buf, body, 21, 21);
-    CHECK(refused(buf, n, V3_APPID) == WX_CRYPTO_APPID);
+    EXPECT(refused(buf, n, V3_APPID) == WX_CRYPTO_APPID);
     /* The empty appid wants an empty tail. */
     body = push_body(buf, 5, "hello", V3_APPID);
     n = add_pad(buf, body, 21, 21);
-    CHECK(refused(buf, n, "") == WX_CRYPTO_APPID);
+    EXPECT(refused(buf, n, "") == WX_CRYPTO_APPID);
 }
 
 static void test_base64_errors(void)
@@ -523,14 +516,14 @@ static void test_base64_errors(void)
     char *msg, *out;
     size_t i, len;
 
-    CHECK(wx_push_key_parse(AESKEY43, &k) == 0);
+    EXPECT(wx_push_key_parse(AESKEY43, &k) == 0);
     for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         msg = (char *)1;
-        CHECK(wx_push_decrypt(&k, bad[i], V3_APPID, &msg, &len) == WX_CRYPTO_BASE64);
-        CHECK(msg == NULL);
+        EXPECT(wx_push_decrypt(&k, bad[i], V3_APPID, &msg, &len) == WX_CRYPTO_BASE64);
+        EXPECT(msg == NULL);
         out = (char *)1;
-        CHECK(wx_open_data_decrypt(V5_KEY, V5_IV, bad[i], V5_APPID, &out) == WX_CRYPTO_BASE64);
-        CHECK(out == NULL);
+        EXPECT(wx_open_data_decrypt(V5_KEY, V5_IV, bad[i], V5_APPID, &out) == WX_CRYPTO_BASE64);
+        EXPECT(out == NULL);
     }
     /* V3 with one character replaced by '.' or with '=' mid-text. */
     {
@@ -539,18 +532,18 @@ static void test_base64_errors(void)
         memcpy(enc, V3_ENC, sizeof enc);
         enc[100] = '.';
         msg = (char *)1;
-        CHECK(wx_push_decrypt(&k, enc, V3_APPID, &msg, &len) == WX_CRYPTO_BASE64);
-        CHECK(msg == NULL);
+        EXPECT(wx_push_decrypt(&k, enc, V3_APPID, &msg, &len) == WX_CRYPTO_BASE64);
+        EXPECT(msg == NULL);
         enc[100] = '=';
-        CHECK(wx_push_decrypt(&k, enc, V3_APPID, &msg, &len) == WX_CRYPTO_BASE64);
+        EXPECT(wx_push_decrypt(&k, enc, V3_APPID, &msg, &len) == WX_CRYPTO_BASE64);
         /* Dropping the final '=' makes the length wrong. */
         memcpy(enc, V3_ENC, sizeof enc);
         enc[strlen(enc) - 1] = '\0';
-        CHECK(wx_push_decrypt(&k, enc, V3_APPID, &msg, &len) == WX_CRYPTO_BASE64);
+        EXPECT(wx_push_decrypt(&k, enc, V3_APPID, &msg, &len) == WX_CRYPTO_BASE64);
     }
     /* Whitespace alone decodes to nothing: an impossible ciphertext. */
-    CHECK(wx_push_decrypt(&k, "", V3_APPID, &msg, &len) == WX_CRYPTO_LENGTH);
-    CHECK(wx_push_decrypt(&k, " \n ", V3_APPID, &msg, &len) == WX_CRYPTO_LENGTH);
+    EXPECT(wx_push_decrypt(&k, "", V3_APPID, &msg, &len) == WX_CRYPTO_LENGTH);
+    EXPECT(wx_push_decrypt(&k, " \n ", V3_APPID, &msg, &len) == WX_CRYPTO_LENGTH);
 }
 
 static void test_ciphertext_length(void)
@@ -562,18 +555,18 @@ static void test_ciphertext_length(void)
     size_t i, len;
 
     memset(raw, 0x5a, sizeof raw);
-    CHECK(wx_push_key_parse(AESKEY43, &k) == 0);
+    EXPECT(wx_push_key_parse(AESKEY43, &k) == 0);
     for (i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
         enc = b64enc(raw, sizes[i]);
-        CHECK(enc != NULL);
+        EXPECT(enc != NULL);
         if (!enc)
             continue;
         msg = (char *)1;
-        CHECK(wx_push_decrypt(&k, enc, V3_APPID, &msg, &len) == WX_CRYPTO_LENGTH);
-        CHECK(msg == NULL);
+        EXPECT(wx_push_decrypt(&k, enc, V3_APPID, &msg, &len) == WX_CRYPTO_LENGTH);
+        EXPECT(msg == NULL);
         out = (char *)1;
-        CHECK(wx_open_data_decrypt(V5_KEY, V5_IV, enc, V5_APPID, &out) == WX_CRYPTO_LENGTH);
-        CHECK(out == NULL);
+        EXPECT(wx_open_data_decrypt(V5_KEY, V5_IV, enc, V5_APPID, &out) == WX_CRYPTO_LENGTH);
+        EXPECT(out == NULL);
         free(enc);
     }
 }
@@ -596,20 +589,20 @@ static void test_key_parse(void)
 
     for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         memset(k.aes, 0x77, sizeof k.aes);
-        CHECK(wx_push_key_parse(bad[i], &k) == WX_CRYPTO_KEY);
-        CHECK(memcmp(k.aes, zero32, 32) == 0);     /* zeroed on failure */
+        EXPECT(wx_push_key_parse(bad[i], &k) == WX_CRYPTO_KEY);
+        EXPECT(memcmp(k.aes, zero32, 32) == 0);     /* zeroed on failure */
     }
-    CHECK(wx_push_key_parse(NULL, &k) == WX_CRYPTO_KEY);
-    CHECK(wx_push_key_parse(AESKEY43, NULL) == WX_CRYPTO_KEY);
+    EXPECT(wx_push_key_parse(NULL, &k) == WX_CRYPTO_KEY);
+    EXPECT(wx_push_key_parse(AESKEY43, NULL) == WX_CRYPTO_KEY);
 
     /* A console-style key: the unused low bits of the last char are set
      * ('B' = 000001) and ignored, as WeChat's own samples do. */
-    CHECK(wx_push_key_parse("abcdefghijklmnopqrstuvwxyz0123456789ABCDEFB", &k) == WX_CRYPTO_OK);
+    EXPECT(wx_push_key_parse("abcdefghijklmnopqrstuvwxyz0123456789ABCDEFB", &k) == WX_CRYPTO_OK);
     {
         size_t n = 0;
         unsigned char *want = b64dec("abcdefghijklmnopqrstuvwxyz0123456789ABCDEFA=", &n);
 
-        CHECK(want && n == 32 && memcmp(k.aes, want, 32) == 0);
+        EXPECT(want && n == 32 && memcmp(k.aes, want, 32) == 0);
         free(want);
     }
 }
@@ -623,7 +616,7 @@ static void test_round_trip(void)
     char msgbuf[80];
     size_t len, i, all = 1;
 
-    CHECK(wx_push_key_parse(AESKEY43, &k) == 0);
+    EXPECT(wx_push_key_parse(AESKEY43, &k) == 0);
     for (len = 0; len <= 70; len++) {
         char *b64 = NULL, *back = NULL;
         size_t n = 0, got = 99, pad;
@@ -634,25 +627,25 @@ static void test_round_trip(void)
         if (len > 3)
             msgbuf[len / 2] = '\0';               /* binary-safe */
         memset(rnd, (int)len, sizeof rnd);
-        CHECK(wx_push_encrypt(&k, msgbuf, len, V3_APPID, rnd, &b64) == WX_CRYPTO_OK);
+        EXPECT(wx_push_encrypt(&k, msgbuf, len, V3_APPID, rnd, &b64) == WX_CRYPTO_OK);
         if (!b64)
             continue;
-        CHECK(wx_push_decrypt(&k, b64, V3_APPID, &back, &got) == WX_CRYPTO_OK);
-        CHECK(back && got == len && memcmp(back, msgbuf, len) == 0 && back[len] == '\0');
+        EXPECT(wx_push_decrypt(&k, b64, V3_APPID, &back, &got) == WX_CRYPTO_OK);
+        EXPECT(back && got == len && memcmp(back, msgbuf, len) == 0 && back[len] == '\0');
         free(back);
 
         ct = b64dec(b64, &n);
         pad = 32 - (20 + len + 18) % 32;
-        CHECK(ct && n == 20 + len + 18 + pad && n % 32 == 0);
+        EXPECT(ct && n == 20 + len + 18 + pad && n % 32 == 0);
         pt = malloc(n ? n : 1);
         if (ct && pt && n && raw_aes(EVP_aes_256_cbc(), zero32, zero32, 0, ct, n, pt) == 0) {
-            CHECK(memcmp(pt, rnd, 16) == 0);
-            CHECK(pt[n - 1] == pad);
+            EXPECT(memcmp(pt, rnd, 16) == 0);
+            EXPECT(pt[n - 1] == pad);
             for (i = 1; i <= pad; i++)
-                CHECK(pt[n - i] == pad);
+                EXPECT(pt[n - i] == pad);
             seen[pad] = 1;
         } else {
-            CHECK(0);
+            EXPECT(0);
         }
         free(pt);
         free(ct);
@@ -660,18 +653,18 @@ static void test_round_trip(void)
     }
     for (i = 1; i <= 32; i++)
         all &= seen[i];
-    CHECK(all);
+    EXPECT(all);
 
     /* Fresh random bytes: two encryptions differ, both decrypt. */
     {
         char *a = NULL, *b = NULL, *ma = NULL, *mb = NULL;
 
-        CHECK(wx_push_encrypt(&k, "hi", 2, V3_APPID, NULL, &a) == WX_CRYPTO_OK);
-        CHECK(wx_push_encrypt(&k, "hi", 2, V3_APPID, NULL, &b) == WX_CRYPTO_OK);
-        CHECK(a && b && strcmp(a, b) != 0);
-        CHECK(wx_push_decrypt(&k, a ? a : "", V3_APPID, &ma, NULL) == WX_CRYPTO_OK);
-        CHECK(wx_push_decrypt(&k, b ? b : "", V3_APPID, &mb, NULL) == WX_CRYPTO_OK);
-        CHECK(ma && mb && strcmp(ma, "hi") == 0 && strcmp(mb, "hi") == 0);
+        EXPECT(wx_push_encrypt(&k, "hi", 2, V3_APPID, NULL, &a) == WX_CRYPTO_OK);
+        EXPECT(wx_push_encrypt(&k, "hi", 2, V3_APPID, NULL, &b) == WX_CRYPTO_OK);
+        EXPECT(a && b && strcmp(a, b) != 0);
+        EXPECT(wx_push_decrypt(&k, a ? a : "", V3_APPID, &ma, NULL) == WX_CRYPTO_OK);
+        EXPECT(wx_push_decrypt(&k, b ? b : "", V3_APPID, &mb, NULL) == WX_CRYPTO_OK);
+        EXPECT(ma && mb && strcmp(ma, "hi") == 0 && strcmp(mb, "hi") == 0);
         free(ma);
         free(mb);
         free(a);
@@ -681,9 +674,9 @@ static void test_round_trip(void)
     {
         char *b64 = NULL, *m = NULL;
 
-        CHECK(wx_push_encrypt(&k, NULL, 0, V3_APPID, NULL, &b64) == WX_CRYPTO_OK);
-        CHECK(wx_push_decrypt(&k, b64 ? b64 : "", V3_APPID, &m, &len) == WX_CRYPTO_OK);
-        CHECK(m && len == 0);
+        EXPECT(wx_push_encrypt(&k, NULL, 0, V3_APPID, NULL, &b64) == WX_CRYPTO_OK);
+        EXPECT(wx_push_decrypt(&k, b64 ? b64 : "", V3_APPID, &m, &len) == WX_CRYPTO_OK);
+        EXPECT(m && len == 0);
         free(m);
         free(b64);
     }
@@ -691,23 +684,23 @@ static void test_round_trip(void)
 
 static void test_sig_equal(void)
 {
-    CHECK(wx_sig_equal("f464b24fc39322e44b38aa78f5edd27bd1441696",
+    EXPECT(wx_sig_equal("f464b24fc39322e44b38aa78f5edd27bd1441696",
                        "f464b24fc39322e44b38aa78f5edd27bd1441696") == 1);
-    CHECK(wx_sig_equal("f464b24fc39322e44b38aa78f5edd27bd1441696",
+    EXPECT(wx_sig_equal("f464b24fc39322e44b38aa78f5edd27bd1441696",
                        "f464b24fc39322e44b38aa78f5edd27bd1441697") == 0);
-    CHECK(wx_sig_equal("0464b24fc39322e44b38aa78f5edd27bd1441696",
+    EXPECT(wx_sig_equal("0464b24fc39322e44b38aa78f5edd27bd1441696",
                        "f464b24fc39322e44b38aa78f5edd27bd1441696") == 0);
-    CHECK(wx_sig_equal("f464b24fc39322e44b38aa78f5edd27bd1441696",
+    EXPECT(wx_sig_equal("f464b24fc39322e44b38aa78f5edd27bd1441696",
                        "F464B24FC39322E44B38AA78F5EDD27BD1441696") == 0);
-    CHECK(wx_sig_equal("f464b24fc39322e44b38aa78f5edd27bd144169",
+    EXPECT(wx_sig_equal("f464b24fc39322e44b38aa78f5edd27bd144169",
                        "f464b24fc39322e44b38aa78f5edd27bd1441696") == 0);
-    CHECK(wx_sig_equal("f464b24fc39322e44b38aa78f5edd27bd1441696",
+    EXPECT(wx_sig_equal("f464b24fc39322e44b38aa78f5edd27bd1441696",
                        "f464b24fc39322e44b38aa78f5edd27bd14416960") == 0);
-    CHECK(wx_sig_equal("abc", "") == 0);
-    CHECK(wx_sig_equal("", "") == 0);           /* empty never matches */
-    CHECK(wx_sig_equal(NULL, "abc") == 0);
-    CHECK(wx_sig_equal("abc", NULL) == 0);
-    CHECK(wx_sig_equal(NULL, NULL) == 0);
+    EXPECT(wx_sig_equal("abc", "") == 0);
+    EXPECT(wx_sig_equal("", "") == 0);           /* empty never matches */
+    EXPECT(wx_sig_equal(NULL, "abc") == 0);
+    EXPECT(wx_sig_equal("abc", NULL) == 0);
+    EXPECT(wx_sig_equal(NULL, NULL) == 0);
 }
 
 /* sha1 hex of the plain concatenation of A..D (the reference). */
@@ -746,7 +739,7 @@ static void test_signature_sort(void)
                     count++;
                     same += strcmp(sig, "046e02f8204d34f8ba5fa3b1db94908f3df2e9b3") == 0;
                 }
-    CHECK(count == 24 && same == 24);
+    EXPECT(count == 24 && same == 24);
 
     /* Bytewise: a prefix sorts first, 'Z' < 'a', and a high byte
      * (UTF-8 "é") sorts after every ASCII byte. */
@@ -756,9 +749,9 @@ static void test_signature_sort(void)
 
         sha1_concat("Z", "a", "ab", "\xc3\xa9", want);
         wx_push_signature(p, 4, sig);
-        CHECK(strcmp(sig, want) == 0);
+        EXPECT(strcmp(sig, want) == 0);
         wx_push_signature(q, 4, sig);
-        CHECK(strcmp(sig, want) == 0);
+        EXPECT(strcmp(sig, want) == 0);
     }
     /* Equal parts, an empty part, no parts. */
     {
@@ -766,20 +759,20 @@ static void test_signature_sort(void)
 
         sha1_concat("", "x", "x", "", want);
         wx_push_signature(p, 3, sig);
-        CHECK(strcmp(sig, want) == 0);
+        EXPECT(strcmp(sig, want) == 0);
         sha1_concat("", "", "", "", want);
         wx_push_signature(p, 0, sig);
-        CHECK(strcmp(sig, want) == 0);
-        CHECK(strcmp(want, "da39a3ee5e6b4b0d3255bfef95601890afd80709") == 0);
+        EXPECT(strcmp(sig, want) == 0);
+        EXPECT(strcmp(want, "da39a3ee5e6b4b0d3255bfef95601890afd80709") == 0);
     }
     /* A NULL part fails closed: "" that never verifies. */
     {
         const char *p[] = {"x", NULL};
 
         wx_push_signature(p, 2, sig);
-        CHECK(sig[0] == '\0' && !wx_sig_equal(sig, ""));
+        EXPECT(sig[0] == '\0' && !wx_sig_equal(sig, ""));
         wx_raw_signature(NULL, "k", sig);
-        CHECK(sig[0] == '\0');
+        EXPECT(sig[0] == '\0');
     }
 }
 
@@ -837,14 +830,14 @@ static void test_open_data_errors(void)
     size_t gl = strlen(good), pad = 16 - gl % 16, i;
     char *out;
 
-    CHECK(open_auto(good, V5_APPID) == WX_CRYPTO_OK);
-    CHECK(open_auto("{\"a\":[1,2],\"watermark\":{\"timestamp\":1,\"appid\":\"wx1\"}}", "wx1") ==
+    EXPECT(open_auto(good, V5_APPID) == WX_CRYPTO_OK);
+    EXPECT(open_auto("{\"a\":[1,2],\"watermark\":{\"timestamp\":1,\"appid\":\"wx1\"}}", "wx1") ==
           WX_CRYPTO_OK);
     /* A full block of pad (16) is legal; 17 and 0 are not. */
-    CHECK(open_rc("0123456789abcdef", 16, 16, 16, NULL) == WX_CRYPTO_OK);
-    CHECK(open_rc("0123456789abcde", 15, 17, 17, NULL) == WX_CRYPTO_PADDING);
-    CHECK(open_rc("0123456789abcdef", 16, 16, 0, NULL) == WX_CRYPTO_PADDING);
-    CHECK(open_rc("0123456789abcdef", 16, 16, 32, NULL) == WX_CRYPTO_PADDING);
+    EXPECT(open_rc("0123456789abcdef", 16, 16, 16, NULL) == WX_CRYPTO_OK);
+    EXPECT(open_rc("0123456789abcde", 15, 17, 17, NULL) == WX_CRYPTO_PADDING);
+    EXPECT(open_rc("0123456789abcdef", 16, 16, 0, NULL) == WX_CRYPTO_PADDING);
+    EXPECT(open_rc("0123456789abcdef", 16, 16, 32, NULL) == WX_CRYPTO_PADDING);
     /* Each pad byte in turn wrong. */
     for (i = 0; i < pad; i++) {
         char buf[64];
@@ -855,37 +848,37 @@ static void test_open_data_errors(void)
         buf[gl + i] ^= 0x20;
         enc = forge_open(buf, gl + pad, 0, 0);
         out = (char *)1;
-        CHECK(enc && wx_open_data_decrypt(V5_KEY, V5_IV, enc, V5_APPID, &out) == WX_CRYPTO_PADDING);
-        CHECK(out == NULL);
+        EXPECT(enc && wx_open_data_decrypt(V5_KEY, V5_IV, enc, V5_APPID, &out) == WX_CRYPTO_PADDING);
+        EXPECT(out == NULL);
         free(enc);
     }
     /* Good pad, bad JSON or watermark. */
-    CHECK(open_auto("not json at all!", V5_APPID) == WX_CRYPTO_APPID);
-    CHECK(open_auto("not json at all!", NULL) == WX_CRYPTO_OK);
-    CHECK(open_auto("{\"appid\":\"" V5_APPID "\"}", V5_APPID) == WX_CRYPTO_APPID);
-    CHECK(open_auto("{\"watermark\":\"" V5_APPID "\"}", V5_APPID) == WX_CRYPTO_APPID);
-    CHECK(open_auto("{\"watermark\":{\"appid\":1}}", V5_APPID) == WX_CRYPTO_APPID);
-    CHECK(open_auto("{\"watermark\":{\"Appid\":\"" V5_APPID "\"}}", V5_APPID) == WX_CRYPTO_APPID);
-    CHECK(open_auto("[{\"watermark\":{\"appid\":\"" V5_APPID "\"}}]", V5_APPID) == WX_CRYPTO_APPID);
-    CHECK(open_auto("{\"watermark\":{\"appid\":\"" V5_APPID "\"}} x", V5_APPID) == WX_CRYPTO_APPID);
-    CHECK(open_auto("{\"watermark\":{\"appid\":\"" V5_APPID "\"}", V5_APPID) == WX_CRYPTO_APPID);
-    CHECK(open_rc(nul_inside, sizeof nul_inside - 1, 16 - (sizeof nul_inside - 1) % 16,
+    EXPECT(open_auto("not json at all!", V5_APPID) == WX_CRYPTO_APPID);
+    EXPECT(open_auto("not json at all!", NULL) == WX_CRYPTO_OK);
+    EXPECT(open_auto("{\"appid\":\"" V5_APPID "\"}", V5_APPID) == WX_CRYPTO_APPID);
+    EXPECT(open_auto("{\"watermark\":\"" V5_APPID "\"}", V5_APPID) == WX_CRYPTO_APPID);
+    EXPECT(open_auto("{\"watermark\":{\"appid\":1}}", V5_APPID) == WX_CRYPTO_APPID);
+    EXPECT(open_auto("{\"watermark\":{\"Appid\":\"" V5_APPID "\"}}", V5_APPID) == WX_CRYPTO_APPID);
+    EXPECT(open_auto("[{\"watermark\":{\"appid\":\"" V5_APPID "\"}}]", V5_APPID) == WX_CRYPTO_APPID);
+    EXPECT(open_auto("{\"watermark\":{\"appid\":\"" V5_APPID "\"}} x", V5_APPID) == WX_CRYPTO_APPID);
+    EXPECT(open_auto("{\"watermark\":{\"appid\":\"" V5_APPID "\"}", V5_APPID) == WX_CRYPTO_APPID);
+    EXPECT(open_rc(nul_inside, sizeof nul_inside - 1, 16 - (sizeof nul_inside - 1) % 16,
                   (int)(16 - (sizeof nul_inside - 1) % 16), V5_APPID) == WX_CRYPTO_APPID);
 
     /* Keys and ivs that are not 16 bytes of base64. */
     out = (char *)1;
-    CHECK(wx_open_data_decrypt("tiihtNczf5v6AKRyjwEU", V5_IV, V5_DATA, NULL, &out) == WX_CRYPTO_KEY);
-    CHECK(out == NULL);
-    CHECK(wx_open_data_decrypt("tiihtNczf5v6AKRyjwEUhQ=!", V5_IV, V5_DATA, NULL, &out) == WX_CRYPTO_KEY);
-    CHECK(wx_open_data_decrypt("", V5_IV, V5_DATA, NULL, &out) == WX_CRYPTO_KEY);
-    CHECK(wx_open_data_decrypt(V5_KEY "AAAA", V5_IV, V5_DATA, NULL, &out) == WX_CRYPTO_KEY);
-    CHECK(wx_open_data_decrypt(V5_KEY, "r7BXXKkLb8qrSNn05n0q", V5_DATA, NULL, &out) == WX_CRYPTO_KEY);
-    CHECK(wx_open_data_decrypt(V5_KEY, "r7BXXKkLb8qrSNn05n0qiA", V5_DATA, NULL, &out) == WX_CRYPTO_KEY);
-    CHECK(wx_open_data_decrypt(NULL, V5_IV, V5_DATA, NULL, &out) == WX_CRYPTO_KEY);
-    CHECK(wx_open_data_decrypt(V5_KEY, NULL, V5_DATA, NULL, &out) == WX_CRYPTO_KEY);
-    CHECK(wx_open_data_decrypt(V5_KEY, V5_IV, NULL, NULL, &out) == WX_CRYPTO_BASE64);
-    CHECK(out == NULL);
-    CHECK(wx_open_data_decrypt(V5_KEY, V5_IV, V5_DATA, NULL, NULL) == WX_CRYPTO_CIPHER);
+    EXPECT(wx_open_data_decrypt("tiihtNczf5v6AKRyjwEU", V5_IV, V5_DATA, NULL, &out) == WX_CRYPTO_KEY);
+    EXPECT(out == NULL);
+    EXPECT(wx_open_data_decrypt("tiihtNczf5v6AKRyjwEUhQ=!", V5_IV, V5_DATA, NULL, &out) == WX_CRYPTO_KEY);
+    EXPECT(wx_open_data_decrypt("", V5_IV, V5_DATA, NULL, &out) == WX_CRYPTO_KEY);
+    EXPECT(wx_open_data_decrypt(V5_KEY "AAAA", V5_IV, V5_DATA, NULL, &out) == WX_CRYPTO_KEY);
+    EXPECT(wx_open_data_decrypt(V5_KEY, "r7BXXKkLb8qrSNn05n0q", V5_DATA, NULL, &out) == WX_CRYPTO_KEY);
+    EXPECT(wx_open_data_decrypt(V5_KEY, "r7BXXKkLb8qrSNn05n0qiA", V5_DATA, NULL, &out) == WX_CRYPTO_KEY);
+    EXPECT(wx_open_data_decrypt(NULL, V5_IV, V5_DATA, NULL, &out) == WX_CRYPTO_KEY);
+    EXPECT(wx_open_data_decrypt(V5_KEY, NULL, V5_DATA, NULL, &out) == WX_CRYPTO_KEY);
+    EXPECT(wx_open_data_decrypt(V5_KEY, V5_IV, NULL, NULL, &out) == WX_CRYPTO_BASE64);
+    EXPECT(out == NULL);
+    EXPECT(wx_open_data_decrypt(V5_KEY, V5_IV, V5_DATA, NULL, NULL) == WX_CRYPTO_CIPHER);
 
     /* Tampered V5: flip the pad byte through the previous block. */
     {
@@ -893,13 +886,13 @@ static void test_open_data_errors(void)
         unsigned char *ct = b64dec(V5_DATA, &n);
         char *enc;
 
-        CHECK(ct && n >= 32 && n % 16 == 0);
+        EXPECT(ct && n >= 32 && n % 16 == 0);
         if (ct && n >= 32) {
             ct[n - 17] ^= 0x01;
             enc = b64enc(ct, n);
             out = (char *)1;
-            CHECK(enc && wx_open_data_decrypt(V5_KEY, V5_IV, enc, NULL, &out) == WX_CRYPTO_PADDING);
-            CHECK(out == NULL);
+            EXPECT(enc && wx_open_data_decrypt(V5_KEY, V5_IV, enc, NULL, &out) == WX_CRYPTO_PADDING);
+            EXPECT(out == NULL);
             free(enc);
         }
         free(ct);
@@ -910,8 +903,8 @@ static void test_open_data_errors(void)
 
         out = (char *)1;
         rc = wx_open_data_decrypt("HyVFkGl5F5OQWJZZaNzBBg==", V5_IV, V5_DATA, V5_APPID, &out);
-        CHECK(rc == WX_CRYPTO_PADDING || rc == WX_CRYPTO_APPID);
-        CHECK(out == NULL);
+        EXPECT(rc == WX_CRYPTO_PADDING || rc == WX_CRYPTO_APPID);
+        EXPECT(out == NULL);
     }
 }
 
@@ -921,63 +914,44 @@ static void test_null_args(void)
     char *s = (char *)1;
     size_t len = 7;
 
-    CHECK(wx_push_key_parse(AESKEY43, &k) == 0);
-    CHECK(wx_push_decrypt(NULL, V3_ENC, V3_APPID, &s, &len) == WX_CRYPTO_KEY);
-    CHECK(s == NULL && len == 0);
-    CHECK(wx_push_decrypt(&k, NULL, V3_APPID, &s, &len) == WX_CRYPTO_BASE64);
-    CHECK(wx_push_decrypt(&k, V3_ENC, NULL, &s, &len) == WX_CRYPTO_APPID);
-    CHECK(wx_push_decrypt(&k, V3_ENC, V3_APPID, NULL, &len) == WX_CRYPTO_CIPHER);
+    EXPECT(wx_push_key_parse(AESKEY43, &k) == 0);
+    EXPECT(wx_push_decrypt(NULL, V3_ENC, V3_APPID, &s, &len) == WX_CRYPTO_KEY);
+    EXPECT(s == NULL && len == 0);
+    EXPECT(wx_push_decrypt(&k, NULL, V3_APPID, &s, &len) == WX_CRYPTO_BASE64);
+    EXPECT(wx_push_decrypt(&k, V3_ENC, NULL, &s, &len) == WX_CRYPTO_APPID);
+    EXPECT(wx_push_decrypt(&k, V3_ENC, V3_APPID, NULL, &len) == WX_CRYPTO_CIPHER);
     s = (char *)1;
-    CHECK(wx_push_encrypt(NULL, "x", 1, V3_APPID, NULL, &s) == WX_CRYPTO_KEY);
-    CHECK(s == NULL);
-    CHECK(wx_push_encrypt(&k, "x", 1, NULL, NULL, &s) == WX_CRYPTO_APPID);
-    CHECK(wx_push_encrypt(&k, NULL, 1, V3_APPID, NULL, &s) == WX_CRYPTO_LENGTH);
-    CHECK(wx_push_encrypt(&k, "x", 1, V3_APPID, NULL, NULL) == WX_CRYPTO_CIPHER);
-    CHECK(s == NULL);
+    EXPECT(wx_push_encrypt(NULL, "x", 1, V3_APPID, NULL, &s) == WX_CRYPTO_KEY);
+    EXPECT(s == NULL);
+    EXPECT(wx_push_encrypt(&k, "x", 1, NULL, NULL, &s) == WX_CRYPTO_APPID);
+    EXPECT(wx_push_encrypt(&k, NULL, 1, V3_APPID, NULL, &s) == WX_CRYPTO_LENGTH);
+    EXPECT(wx_push_encrypt(&k, "x", 1, V3_APPID, NULL, NULL) == WX_CRYPTO_CIPHER);
+    EXPECT(s == NULL);
 }
 
-static const struct {
-    const char *name;
-    void (*fn)(void);
-} tests[] = {
-    {"v1_get_signature", test_v1_get_signature},
-    {"v2_post_signature", test_v2_post_signature},
-    {"v3_signatures", test_v3_signatures},
-    {"v3_decrypt", test_v3_decrypt},
-    {"v4_encrypt", test_v4_encrypt},
-    {"v5_open_data", test_v5_open_data},
-    {"v6_raw_signature", test_v6_raw_signature},
-    {"v3_tampered", test_v3_tampered},
-    {"forged_padding", test_forged_padding},
-    {"forged_length", test_forged_length},
-    {"forged_appid", test_forged_appid},
-    {"base64_errors", test_base64_errors},
-    {"ciphertext_length", test_ciphertext_length},
-    {"key_parse", test_key_parse},
-    {"round_trip", test_round_trip},
-    {"sig_equal", test_sig_equal},
-    {"signature_sort", test_signature_sort},
-    {"open_data_errors", test_open_data_errors},
-    {"null_args", test_null_args},
+static const struct wxt_test tests[] = {
+    {"v1_get_signature", NULL, test_v1_get_signature},
+    {"v2_post_signature", NULL, test_v2_post_signature},
+    {"v3_signatures", NULL, test_v3_signatures},
+    {"v3_decrypt", NULL, test_v3_decrypt},
+    {"v4_encrypt", NULL, test_v4_encrypt},
+    {"v5_open_data", NULL, test_v5_open_data},
+    {"v6_raw_signature", NULL, test_v6_raw_signature},
+    {"v3_tampered", NULL, test_v3_tampered},
+    {"forged_padding", NULL, test_forged_padding},
+    {"forged_length", NULL, test_forged_length},
+    {"forged_appid", NULL, test_forged_appid},
+    {"base64_errors", NULL, test_base64_errors},
+    {"ciphertext_length", NULL, test_ciphertext_length},
+    {"key_parse", NULL, test_key_parse},
+    {"round_trip", NULL, test_round_trip},
+    {"sig_equal", NULL, test_sig_equal},
+    {"signature_sort", NULL, test_signature_sort},
+    {"open_data_errors", NULL, test_open_data_errors},
+    {"null_args", NULL, test_null_args},
 };
 
 int main(void)
 {
-    int passed = 0, failed = 0, before;
-    size_t i;
-
-    for (i = 0; i < sizeof tests / sizeof tests[0]; i++) {
-        before = failures;
-        tests[i].fn();
-        if (failures == before) {
-            printf("ok   %s\n", tests[i].name);
-            passed++;
-        } else {
-            printf("FAIL %s\n", tests[i].name);
-            failed++;
-        }
-        fflush(stdout);
-    }
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    return wxt_run(tests, sizeof tests / sizeof tests[0], NULL) ? 1 : 0;
 }

@@ -11,15 +11,8 @@
 #include <string.h>
 
 #include "wx.h"
+#include "wxtest.h"
 
-static int failures;
-
-#define CHECK(cond) do { \
-        if (!(cond)) { \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-            failures++; \
-        } \
-    } while (0)
 
 /* FIT: KEY's VALUE must come out as WANT. REFUSE: it must be refused for
  * WHY ("" = any reason). Both report the caller's line. */
@@ -70,15 +63,15 @@ static void fit_at(const char *file, int line, const char *key, const char *valu
     if (want && (rc != 0 || !out || strcmp(out, want) != 0)) {
         fprintf(stderr, "%s:%d: %s \"%s\": got %d \"%s\" (%s), want \"%s\"\n", file, line, key,
                 value, rc, rc == 0 && out ? out : "(null)", rc ? why : "ok", want);
-        failures++;
+        wxt_failures++;
     } else if (want && (why != NULL || cp_count(out) < 1)) {
         fprintf(stderr, "%s:%d: %s \"%s\": why set or bad output\n", file, line, key, value);
-        failures++;
+        wxt_failures++;
     } else if (!want && (rc != -1 || out != NULL || !why || !*why ||
                          (*want_why && strcmp(why, want_why) != 0))) {
         fprintf(stderr, "%s:%d: %s \"%s\": got %d \"%s\" (%s), want refused (%s)\n", file, line,
                 key, value, rc, rc == 0 && out ? out : "(null)", why ? why : "NULL", want_why);
-        failures++;
+        wxt_failures++;
     }
     if (rc == 0)
         free(out);
@@ -109,12 +102,12 @@ static void thing_ok(const char *value, int cut)
     char *out = fitted("thing1", value);
     long n = out ? cp_count(out) : -1;
 
-    CHECK(out != NULL);
-    CHECK(n >= 1 && n <= 20);
+    EXPECT(out != NULL);
+    EXPECT(n >= 1 && n <= 20);
     if (out && n > 0) {
         size_t len = strlen(out);
-        CHECK((len >= 3 && strcmp(out + len - 3, ELL) == 0) == cut);
-        CHECK(!cut || n == 20 || out[len - 4] != ' ');
+        EXPECT((len >= 3 && strcmp(out + len - 3, ELL) == 0) == cut);
+        EXPECT(!cut || n == 20 || out[len - 4] != ' ');
     }
     free(out);
 }
@@ -147,9 +140,9 @@ static void type_of(void)
         if (wx_field_type_of(cases[i].key) != cases[i].t) {
             fprintf(stderr, "%s:%d: type of \"%s\" is %d, want %d\n", __FILE__, __LINE__,
                     cases[i].key, (int)wx_field_type_of(cases[i].key), (int)cases[i].t);
-            failures++;
+            wxt_failures++;
         }
-    CHECK(wx_field_type_of(NULL) == WX_F_UNKNOWN);
+    EXPECT(wx_field_type_of(NULL) == WX_F_UNKNOWN);
 }
 
 static void type_name(void)
@@ -161,12 +154,12 @@ static void type_name(void)
     char key[64];
 
     for (int t = WX_F_THING; t <= WX_F_PHRASE; t++) {
-        CHECK(strcmp(wx_field_type_name((enum wx_field_type)t), names[t]) == 0);
+        EXPECT(strcmp(wx_field_type_name((enum wx_field_type)t), names[t]) == 0);
         snprintf(key, sizeof key, "%s%d", names[t], t + 1);
-        CHECK(wx_field_type_of(key) == (enum wx_field_type)t);
+        EXPECT(wx_field_type_of(key) == (enum wx_field_type)t);
     }
-    CHECK(strcmp(wx_field_type_name(WX_F_UNKNOWN), "unknown") == 0);
-    CHECK(strcmp(wx_field_type_name((enum wx_field_type)99), "unknown") == 0);
+    EXPECT(strcmp(wx_field_type_name(WX_F_UNKNOWN), "unknown") == 0);
+    EXPECT(strcmp(wx_field_type_name((enum wx_field_type)99), "unknown") == 0);
 }
 
 static void bad_calls(void)
@@ -180,10 +173,10 @@ static void bad_calls(void)
     REFUSE("thing", "x", "unknown field type");
     REFUSE(NULL, "x", "missing");
     REFUSE("thing1", NULL, "missing");
-    CHECK(wx_field_fit("thing1", "x", NULL, &why) == -1 && strcmp(why, "missing") == 0);
-    CHECK(wx_field_fit("thing1", "x", &out, NULL) == 0 && strcmp(out, "x") == 0);
+    EXPECT(wx_field_fit("thing1", "x", NULL, &why) == -1 && strcmp(why, "missing") == 0);
+    EXPECT(wx_field_fit("thing1", "x", &out, NULL) == 0 && strcmp(out, "x") == 0);
     free(out);
-    CHECK(wx_field_fit("number1", "x", &out, NULL) == -1 && out == NULL);
+    EXPECT(wx_field_fit("number1", "x", &out, NULL) == -1 && out == NULL);
 }
 
 /*==== Free text ====*/
@@ -541,9 +534,9 @@ static void check_output(size_t k, const char *value)
     if (!out)
         return;
     n = cp_count(out);
-    CHECK(n >= 1 && n <= max_len[k]);
+    EXPECT(n >= 1 && n <= max_len[k]);
     again = fitted(keys[k], out);
-    CHECK(again && strcmp(again, out) == 0);
+    EXPECT(again && strcmp(again, out) == 0);
     if (!again || strcmp(again, out) != 0 || n < 1 || n > max_len[k])
         fprintf(stderr, "  %s \"%s\" -> \"%s\" -> \"%s\"\n", keys[k], value, out,
                 again ? again : "(refused)");
@@ -610,60 +603,42 @@ static void long_values(void)
     size_t n = 100000;
     char *v = malloc(n * 3 + 1), *out;
 
-    CHECK(v != NULL);
+    EXPECT(v != NULL);
     if (!v)
         return;
     rep(v, n * 3 + 1, "中", (int)n);
     out = fitted("thing1", v);
-    CHECK(out && cp_count(out) == 20);
+    EXPECT(out && cp_count(out) == 20);
     free(out);
     REFUSE("number1", v, "not a number");
     free(v);
 }
 
-static const struct {
-    const char *name;
-    void (*fn)(void);
-} tests[] = {
-    { "type_of", type_of },
-    { "type_name", type_name },
-    { "bad_calls", bad_calls },
-    { "thing_lengths", thing_lengths },
-    { "thing_four_byte", thing_four_byte },
-    { "thing_spaces", thing_spaces },
-    { "name", name },
-    { "number", number },
-    { "letter", letter },
-    { "symbol", symbol },
-    { "character_string", character_string },
-    { "time", time_values },
-    { "date", date_values },
-    { "amount", amount },
-    { "phone_number", phone_number },
-    { "car_number", car_number },
-    { "phrase", phrase },
-    { "invalid_utf8", invalid_utf8 },
-    { "random_values", random_values },
-    { "random_moments", random_moments },
-    { "long_values", long_values },
+static const struct wxt_test tests[] = {
+    { "type_of", NULL, type_of },
+    { "type_name", NULL, type_name },
+    { "bad_calls", NULL, bad_calls },
+    { "thing_lengths", NULL, thing_lengths },
+    { "thing_four_byte", NULL, thing_four_byte },
+    { "thing_spaces", NULL, thing_spaces },
+    { "name", NULL, name },
+    { "number", NULL, number },
+    { "letter", NULL, letter },
+    { "symbol", NULL, symbol },
+    { "character_string", NULL, character_string },
+    { "time", NULL, time_values },
+    { "date", NULL, date_values },
+    { "amount", NULL, amount },
+    { "phone_number", NULL, phone_number },
+    { "car_number", NULL, car_number },
+    { "phrase", NULL, phrase },
+    { "invalid_utf8", NULL, invalid_utf8 },
+    { "random_values", NULL, random_values },
+    { "random_moments", NULL, random_moments },
+    { "long_values", NULL, long_values },
 };
 
 int main(void)
 {
-    int passed = 0, failed = 0;
-
-    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
-        int before = failures;
-        tests[i].fn();
-        if (failures == before) {
-            printf("ok   %s\n", tests[i].name);
-            passed++;
-        } else {
-            printf("FAIL %s\n", tests[i].name);
-            failed++;
-        }
-        fflush(stdout);
-    }
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    return wxt_run(tests, sizeof tests / sizeof tests[0], NULL) ? 1 : 0;
 }

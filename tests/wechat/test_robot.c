@@ -10,7 +10,6 @@
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,162 +17,18 @@
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
-#include <event2/buffer.h>
 #include <event2/event.h>
-#include <event2/http.h>
-#include <event2/keyvalq_struct.h>
-#include <event2/listener.h>
 
 #include "wx.h"
 #include "wx_internal.h"   /* wx_call_start(): whole-URL paths */
+#include "wxtest.h"
 
-#define APPID "wx0123456789abcdef"
-#define SECRET "s3cr3t-7f00d1e5"
 #define KEY "0a1b2c3d-4e5f-6789-abcd-ef0123456789"   /* the webhook's secret */
 #define HOOK_PATH "/cgi-bin/webhook/send"
 #define LIMIT_MS 3000           /* watchdog of one wait */
-#define MAX_SEEN 16
 #define JSON_CT "application/json; charset=UTF-8"
 #define OK_REPLY "{\"errcode\":0,\"errmsg\":\"ok\"}"
 #define ERR(code, msg) "{\"errcode\":" #code ",\"errmsg\":\"" msg "\"}"
-
-#define CHECK(cond) do { \
-        if (!(cond)) { \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-            goto out; \
-        } \
-    } while (0)
-
-/* Start a call with in_call set, so a callback run inside it is caught. */
-#define START(call) do { \
-        in_call = 1; \
-        int rc_ = (call); \
-        in_call = 0; \
-        CHECK(rc_ == 0); \
-    } while (0)
-
-/*==== The fake WeCom ====*/
-
-struct step {
-    int code;                   /* HTTP status */
-    const char *body;
-};
-
-struct seen {
-    int post;
-    char path[64];
-    char ctype[64];
-    char *query;                /* raw query, "" when none */
-    char *body;                 /* NUL-terminated */
-};
-
-static struct {
-    struct event_base *base;
-    struct evhttp *http;
-    int port;
-    const struct step *script;
-    size_t nscript;
-    int nreq;                   /* requests since serve() */
-    struct seen seen[MAX_SEEN];
-} srv;
-
-static void arm(struct event *ev, long ms)
-{
-    struct timeval tv;
-
-    tv.tv_sec = ms / 1000;
-    tv.tv_usec = (ms % 1000) * 1000;
-    evtimer_add(ev, &tv);
-}
-
-static void srv_cb(struct evhttp_request *req, void *arg)
-{
-    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-    const char *path = evhttp_uri_get_path(uri);
-    const char *q = evhttp_uri_get_query(uri);
-    const char *ct = evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type");
-    struct evbuffer *in = evhttp_request_get_input_buffer(req);
-    size_t blen = evbuffer_get_length(in);
-    const struct step *st;
-    struct evbuffer *b;
-    int idx = srv.nreq++;
-
-    if (idx < MAX_SEEN) {
-        struct seen *s = &srv.seen[idx];
-
-        s->post = evhttp_request_get_command(req) == EVHTTP_REQ_POST;
-        snprintf(s->path, sizeof s->path, "%s", path ? path : "");
-        snprintf(s->ctype, sizeof s->ctype, "%s", ct ? ct : "");
-        s->query = strdup(q ? q : "");
-        s->body = malloc(blen + 1);
-        if (s->body) {
-            evbuffer_copyout(in, s->body, blen);
-            s->body[blen] = '\0';
-        }
-    }
-    if (!srv.script || srv.nscript == 0) {
-        evhttp_send_error(req, 404, NULL);
-        return;
-    }
-    st = &srv.script[(size_t)idx < srv.nscript ? (size_t)idx : srv.nscript - 1];
-    b = evbuffer_new();
-    if (b)
-        evbuffer_add(b, st->body, strlen(st->body));
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", JSON_CT);
-    evhttp_send_reply(req, st->code, st->code == 200 ? "OK" : "Whatever", b);
-    if (b)
-        evbuffer_free(b);
-}
-
-static void forget_seen(void)
-{
-    for (int i = 0; i < MAX_SEEN; i++) {
-        free(srv.seen[i].query);
-        free(srv.seen[i].body);
-    }
-    memset(srv.seen, 0, sizeof srv.seen);
-}
-
-/* Start a new phase: every request gets SCRIPT, the last step repeating. */
-static void serve(const struct step *script, size_t n)
-{
-    forget_seen();
-    srv.script = script;
-    srv.nscript = n;
-    srv.nreq = 0;
-}
-
-static int srv_start(void)
-{
-    struct evhttp_bound_socket *h;
-    struct sockaddr_in sin;
-    socklen_t len = sizeof sin;
-
-    srv.base = event_base_new();
-    if (!srv.base)
-        return -1;
-    srv.http = evhttp_new(srv.base);
-    if (!srv.http)
-        return -1;
-    evhttp_set_gencb(srv.http, srv_cb, NULL);
-    h = evhttp_bind_socket_with_handle(srv.http, "127.0.0.1", 0);
-    if (!h)
-        return -1;
-    if (getsockname(evconnlistener_get_fd(evhttp_bound_socket_get_listener(h)),
-                    (struct sockaddr *)&sin, &len) != 0)
-        return -1;
-    srv.port = ntohs(sin.sin_port);
-    return 0;
-}
-
-static void srv_stop(void)
-{
-    forget_seen();
-    if (srv.http)
-        evhttp_free(srv.http);
-    if (srv.base)
-        event_base_free(srv.base);
-}
 
 /* A loopback port that was just free: bound, read back, closed. With
  * LISTENING the socket stays open and listens (connections are queued,
@@ -199,36 +54,6 @@ static int spare_port(int listening, int *fd)
     }
     close(s);
     return port;
-}
-
-/*==== Driving the loop ====*/
-
-static void watchdog_cb(evutil_socket_t fd, short what, void *arg)
-{
-    *(int *)arg = 1;
-}
-
-/* Run the loop until *COUNTER >= N or LIMIT_MS pass; 0 if it got there. */
-static int wait_n(const int *counter, int n, long limit_ms)
-{
-    struct event *wd;
-    int expired = 0;
-
-    wd = evtimer_new(srv.base, watchdog_cb, &expired);
-    if (!wd)
-        return -1;
-    arm(wd, limit_ms);
-    while (*counter < n && !expired)
-        event_base_loop(srv.base, EVLOOP_ONCE);
-    event_free(wd);
-    return *counter >= n ? 0 : -1;
-}
-
-static void loop_for(long ms)
-{
-    static const int never = 0;
-
-    wait_n(&never, 1, ms);
 }
 
 /*==== What a call came back with ====*/
@@ -295,15 +120,9 @@ static struct wx_client *client(int retries, struct outcome *obs)
 
     if (!base[0])
         snprintf(base, sizeof base, "http://127.0.0.1:%d", spare_port(0, NULL));
-    memset(&cfg, 0, sizeof cfg);
-    cfg.appid = APPID;
-    cfg.secret = SECRET;
-    cfg.api_base = base;
-    cfg.connect_timeout_ms = 1000;
-    cfg.timeout_ms = 2000;
+    wxt_config(&cfg, base);
     cfg.max_retries = retries;
-    cfg.retry_base_ms = 10;
-    c = wx_client_new(srv.base, &cfg);
+    c = wx_client_new(wxt_srv.base, &cfg);
     if (c && obs)
         wx_client_set_observer(c, observe, obs);
     return c;
@@ -315,7 +134,7 @@ static const char *hook(const char *extra)
     static char url[256];
 
     snprintf(url, sizeof url, "http://127.0.0.1:%d" HOOK_PATH "?key=" KEY "%s",
-             srv.port, extra);
+             wxt_srv.port, extra);
     return url;
 }
 
@@ -326,8 +145,8 @@ static int send_wait(struct wx_client *c, const char *webhook, const char *markd
     int rc = -1;
 
     START(wx_robot_send(c, webhook, markdown, robot_cb, o));
-    CHECK(wait_n(&o->done, 1, LIMIT_MS) == 0);
-    loop_for(20);               /* a second callback would show here */
+    CHECK(wxt_wait_n(&o->done, 1, LIMIT_MS) == 0);
+    wxt_loop_for(20);               /* a second callback would show here */
     CHECK(o->done == 1 && !o->reentered && !o->leak && !o->bad_obs);
     rc = 0;
 out:
@@ -338,7 +157,7 @@ out:
 
 static int test_body_shape(void)
 {
-    static const struct step ok[] = { { 200, OK_REPLY } };
+    static const struct wxt_step ok[] = { { 200, JSON_CT, OK_REPLY, 0, 0 } };
     const char *md = "## 工单 #42\n> 状态：<font color=\"warning\">待处理</font>\n"
                      "[详情](https://example.com/t/42?a=1&b=2) \\ tab\there";
     /* the exact bytes: two members in this order, content escaped as JSON */
@@ -349,21 +168,21 @@ static int test_body_shape(void)
     struct wx_client *c = NULL;
     int rc = -1;
 
-    serve(ok, 1);
+    wxt_serve(NULL, 0, ok, 1);
     c = client(2, &o);
     CHECK(c);
     CHECK(send_wait(c, hook(""), md, &o) == 0);
     CHECK(o.status == WX_OK && o.errcode == 0 && o.http == 200 && o.attempts == 1);
     CHECK(strcmp(o.errmsg, "ok") == 0 && o.rid[0] == '\0');
     CHECK(o.nobs == 1 && o.obs_errcode[0] == 0 && o.obs_http[0] == 200);
-    CHECK(srv.nreq == 1);
-    CHECK(srv.seen[0].post);
-    CHECK(strcmp(srv.seen[0].path, HOOK_PATH) == 0);
-    CHECK(strcmp(srv.seen[0].query, "key=" KEY) == 0);
-    CHECK(strncmp(srv.seen[0].ctype, "application/json", 16) == 0);
-    if (strcmp(srv.seen[0].body, want) != 0)
-        fprintf(stderr, "body %s\nwant %s\n", srv.seen[0].body, want);
-    CHECK(strcmp(srv.seen[0].body, want) == 0);
+    CHECK(wxt_srv.nreq == 1);
+    CHECK(wxt_srv.seen[0].post);
+    CHECK(strcmp(wxt_srv.seen[0].path, HOOK_PATH) == 0);
+    CHECK(strcmp(wxt_srv.seen[0].query, "key=" KEY) == 0);
+    CHECK(strncmp(wxt_srv.seen[0].ctype, "application/json", 16) == 0);
+    if (strcmp(wxt_srv.seen[0].body, want) != 0)
+        fprintf(stderr, "body %s\nwant %s\n", wxt_srv.seen[0].body, want);
+    CHECK(strcmp(wxt_srv.seen[0].body, want) == 0);
     CHECK(wx_client_pending(c) == 0);
     rc = 0;
 out:
@@ -373,7 +192,7 @@ out:
 
 static int test_success_limits(void)
 {
-    static const struct step ok[] = { { 200, OK_REPLY } };
+    static const struct wxt_step ok[] = { { 200, JSON_CT, OK_REPLY, 0, 0 } };
     struct outcome o = { 0 };
     struct wx_client *c = NULL;
     char md[4097];
@@ -385,12 +204,12 @@ static int test_success_limits(void)
     memset(md, 'a', sizeof md);
     memcpy(md + 4093, "单", 3);
     md[4096] = '\0';
-    serve(ok, 1);
+    wxt_serve(NULL, 0, ok, 1);
     c = client(2, &o);
     CHECK(c);
     CHECK(send_wait(c, hook(""), md, &o) == 0);
-    CHECK(o.status == WX_OK && o.attempts == 1 && srv.nreq == 1);
-    body = cJSON_Parse(srv.seen[0].body);
+    CHECK(o.status == WX_OK && o.attempts == 1 && wxt_srv.nreq == 1);
+    body = cJSON_Parse(wxt_srv.seen[0].body);
     content = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(body, "markdown"),
                                               "content");
     CHECK(cJSON_IsString(content) && strcmp(content->valuestring, md) == 0);
@@ -398,7 +217,7 @@ static int test_success_limits(void)
     /* one byte */
     memset(&o, 0, sizeof o);
     CHECK(send_wait(c, hook(""), "x", &o) == 0);
-    CHECK(o.status == WX_OK && srv.nreq == 2);
+    CHECK(o.status == WX_OK && wxt_srv.nreq == 2);
     rc = 0;
 out:
     cJSON_Delete(body);
@@ -408,21 +227,21 @@ out:
 
 static int test_not_retried(void)
 {
-    static const struct step bad_key[] = {
-        { 200, ERR(93000, "invalid webhook url, hint: [1795430631_ef112e6c16f43146], "
-                          "more info at https://open.work.weixin.qq.com/devtool/query?e=93000") },
-        { 200, OK_REPLY },
+    static const struct wxt_step bad_key[] = {
+        { 200, JSON_CT, ERR(93000, "invalid webhook url, hint: [1795430631_ef112e6c16f43146], "
+                          "more info at https://open.work.weixin.qq.com/devtool/query?e=93000"), 0, 0 },
+        { 200, JSON_CT, OK_REPLY, 0, 0 },
     };
-    static const struct step freq[] = {
-        { 200, ERR(45009, "api freq out of limit, hint: [1795430631_0123456789abcdef]") },
-        { 200, OK_REPLY },
+    static const struct wxt_step freq[] = {
+        { 200, JSON_CT, ERR(45009, "api freq out of limit, hint: [1795430631_0123456789abcdef]"), 0, 0 },
+        { 200, JSON_CT, OK_REPLY, 0, 0 },
     };
-    static const struct step too_long[] = {
-        { 200, ERR(40058, "content exceed max length") },
-        { 200, OK_REPLY },
+    static const struct wxt_step too_long[] = {
+        { 200, JSON_CT, ERR(40058, "content exceed max length"), 0, 0 },
+        { 200, JSON_CT, OK_REPLY, 0, 0 },
     };
     static const struct {
-        const struct step *script;
+        const struct wxt_step *script;
         long errcode;
     } table[] = { { bad_key, 93000 }, { freq, 45009 }, { too_long, 40058 } };
     struct wx_client *c = NULL;
@@ -431,12 +250,12 @@ static int test_not_retried(void)
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
         struct outcome o = { 0 };
 
-        serve(table[i].script, 2);
+        wxt_serve(NULL, 0, table[i].script, 2);
         c = client(3, &o);
         CHECK(c);
         CHECK(send_wait(c, hook(""), "**hello**", &o) == 0);
-        loop_for(100);          /* a retry would be under way by now */
-        CHECK(srv.nreq == 1);
+        wxt_loop_for(100);          /* a retry would be under way by now */
+        CHECK(wxt_srv.nreq == 1);
         CHECK(o.status == WX_ERRCODE && o.errcode == table[i].errcode);
         CHECK(o.attempts == 1 && o.http == 200);
         CHECK(o.nobs == 1 && o.obs_errcode[0] == table[i].errcode);
@@ -452,46 +271,46 @@ out:
 
 static int test_busy_retried(void)
 {
-    static const struct step busy_then_ok[] = {
-        { 200, ERR(-1, "system busy") },
-        { 200, OK_REPLY },
+    static const struct wxt_step busy_then_ok[] = {
+        { 200, JSON_CT, ERR(-1, "system busy"), 0, 0 },
+        { 200, JSON_CT, OK_REPLY, 0, 0 },
     };
-    static const struct step gateway[] = { { 502, "<html>bad gateway</html>" } };
-    static const struct step always_busy[] = { { 200, ERR(-1, "system busy") } };
+    static const struct wxt_step gateway[] = { { 502, JSON_CT, "<html>bad gateway</html>", 0, 0 } };
+    static const struct wxt_step always_busy[] = { { 200, JSON_CT, ERR(-1, "system busy"), 0, 0 } };
     struct outcome o = { 0 };
     struct wx_client *c = NULL;
     int rc = -1;
 
     /* -1 means WeChat did not take it: retried. */
-    serve(busy_then_ok, 2);
+    wxt_serve(NULL, 0, busy_then_ok, 2);
     c = client(2, &o);
     CHECK(c);
     CHECK(send_wait(c, hook(""), "retry me", &o) == 0);
-    CHECK(o.status == WX_OK && o.attempts == 2 && srv.nreq == 2);
+    CHECK(o.status == WX_OK && o.attempts == 2 && wxt_srv.nreq == 2);
     CHECK(o.nobs == 2 && o.obs_errcode[0] == -1 && o.obs_errcode[1] == 0);
     for (int i = 0; i < 2; i++)
-        CHECK(strcmp(srv.seen[i].body, srv.seen[0].body) == 0 &&
-              strcmp(srv.seen[i].query, "key=" KEY) == 0);
+        CHECK(strcmp(wxt_srv.seen[i].body, wxt_srv.seen[0].body) == 0 &&
+              strcmp(wxt_srv.seen[i].query, "key=" KEY) == 0);
     wx_client_free(c);
 
     /* A 502 after the message left may have been delivered: not repeated
      * here, handed back for the caller's back-off (a send is not safe to
      * repeat at once). */
     memset(&o, 0, sizeof o);
-    serve(gateway, 1);
+    wxt_serve(NULL, 0, gateway, 1);
     c = client(2, &o);
     CHECK(c);
     CHECK(send_wait(c, hook(""), "once", &o) == 0);
-    CHECK(o.status == WX_HTTP && o.attempts == 1 && srv.nreq == 1);
+    CHECK(o.status == WX_HTTP && o.attempts == 1 && wxt_srv.nreq == 1);
     wx_client_free(c);
 
     /* out of retries: the last busy is the result */
     memset(&o, 0, sizeof o);
-    serve(always_busy, 1);
+    wxt_serve(NULL, 0, always_busy, 1);
     c = client(1, &o);
     CHECK(c);
     CHECK(send_wait(c, hook(""), "retry me", &o) == 0);
-    CHECK(o.status == WX_ERRCODE && o.errcode == -1 && o.attempts == 2 && srv.nreq == 2);
+    CHECK(o.status == WX_ERRCODE && o.errcode == -1 && o.attempts == 2 && wxt_srv.nreq == 2);
     rc = 0;
 out:
     wx_client_free(c);
@@ -500,7 +319,7 @@ out:
 
 static int test_invalid(void)
 {
-    static const struct step ok[] = { { 200, OK_REPLY } };
+    static const struct wxt_step ok[] = { { 200, JSON_CT, OK_REPLY, 0, 0 } };
     char big[4098];
     struct {
         const char *webhook;
@@ -531,7 +350,7 @@ static int test_invalid(void)
 
     memset(big, 'a', sizeof big);
     big[4097] = '\0';
-    serve(ok, 1);
+    wxt_serve(NULL, 0, ok, 1);
     memset(&o, 0, sizeof o);
     c = client(2, &o);
     CHECK(c);
@@ -547,7 +366,7 @@ static int test_invalid(void)
         CHECK(o.nobs == 0);
     }
     CHECK(strcmp(o.errmsg, "markdown is not valid UTF-8") == 0);
-    CHECK(srv.nreq == 0);
+    CHECK(wxt_srv.nreq == 0);
     CHECK(wx_client_pending(c) == 0);
 
     /* NULLs: not started, no callback */
@@ -556,8 +375,8 @@ static int test_invalid(void)
     CHECK(wx_robot_send(c, NULL, "x", robot_cb, &o) == -1);
     CHECK(wx_robot_send(c, hook(""), NULL, robot_cb, &o) == -1);
     CHECK(wx_robot_send(c, hook(""), "x", NULL, &o) == -1);
-    loop_for(20);
-    CHECK(ncb == 0 && srv.nreq == 0 && wx_client_pending(c) == 0);
+    wxt_loop_for(20);
+    CHECK(ncb == 0 && wxt_srv.nreq == 0 && wx_client_pending(c) == 0);
     rc = 0;
 out:
     wx_client_free(c);
@@ -567,11 +386,11 @@ out:
 /* The key never reaches errmsg, rid or the observer, whatever happens. */
 static int test_key_not_exposed(void)
 {
-    static const struct step echo[] = {
-        { 200, ERR(93000, "invalid webhook url " HOOK_PATH "?key=" KEY ", rid: " KEY) },
+    static const struct wxt_step echo[] = {
+        { 200, JSON_CT, ERR(93000, "invalid webhook url " HOOK_PATH "?key=" KEY ", rid: " KEY), 0, 0 },
     };
-    static const struct step echo_rid[] = {
-        { 200, ERR(93000, "invalid webhook url, rid: " KEY) },
+    static const struct wxt_step echo_rid[] = {
+        { 200, JSON_CT, ERR(93000, "invalid webhook url, rid: " KEY), 0, 0 },
     };
     struct outcome o = { 0 };
     struct wx_client *c = NULL;
@@ -582,7 +401,7 @@ static int test_key_not_exposed(void)
     port = spare_port(0, NULL);
     CHECK(port > 0);
     snprintf(url, sizeof url, "http://127.0.0.1:%d" HOOK_PATH "?key=" KEY, port);
-    serve(NULL, 0);
+    wxt_serve(NULL, 0, NULL, 0);
     c = client(1, &o);
     CHECK(c);
     CHECK(send_wait(c, url, "hello", &o) == 0);
@@ -603,7 +422,7 @@ static int test_key_not_exposed(void)
 
     /* a reply quoting the key: the errmsg is withheld, the rid dropped */
     memset(&o, 0, sizeof o);
-    serve(echo, 1);
+    wxt_serve(NULL, 0, echo, 1);
     c = client(1, &o);
     CHECK(c);
     CHECK(send_wait(c, hook(""), "hello", &o) == 0);
@@ -612,7 +431,7 @@ static int test_key_not_exposed(void)
     CHECK(o.nobs == 1);
 
     memset(&o, 0, sizeof o);
-    serve(echo_rid, 1);
+    wxt_serve(NULL, 0, echo_rid, 1);
     wx_client_set_observer(c, observe, &o);
     CHECK(send_wait(c, hook(""), "hello", &o) == 0);
     CHECK(o.errcode == 93000 && o.rid[0] == '\0');
@@ -625,18 +444,18 @@ out:
 /* A webhook that already has a query beyond key=, sent as is. */
 static int test_url_with_query(void)
 {
-    static const struct step ok[] = { { 200, OK_REPLY } };
+    static const struct wxt_step ok[] = { { 200, JSON_CT, OK_REPLY, 0, 0 } };
     struct outcome o = { 0 };
     struct wx_client *c = NULL;
     int rc = -1;
 
-    serve(ok, 1);
+    wxt_serve(NULL, 0, ok, 1);
     c = client(0, &o);
     CHECK(c);
     CHECK(send_wait(c, hook("&debug=1&x=%E5%B7%A5"), "hi", &o) == 0);
-    CHECK(o.status == WX_OK && srv.nreq == 1);
-    CHECK(strcmp(srv.seen[0].path, HOOK_PATH) == 0);
-    CHECK(strcmp(srv.seen[0].query, "key=" KEY "&debug=1&x=%E5%B7%A5") == 0);
+    CHECK(o.status == WX_OK && wxt_srv.nreq == 1);
+    CHECK(strcmp(wxt_srv.seen[0].path, HOOK_PATH) == 0);
+    CHECK(strcmp(wxt_srv.seen[0].query, "key=" KEY "&debug=1&x=%E5%B7%A5") == 0);
     rc = 0;
 out:
     wx_client_free(c);
@@ -672,7 +491,7 @@ static int start_raw(struct wx_client *c, const char *path, const struct wx_para
 
 static int test_transport_whole_url(void)
 {
-    static const struct step ok[] = { { 200, OK_REPLY } };
+    static const struct wxt_step ok[] = { { 200, JSON_CT, OK_REPLY, 0, 0 } };
     static const struct wx_param q[] = { { "x", "a b" }, { "y", "工" } };
     struct raw_done d = { 0 };
     struct wx_client *c = NULL;
@@ -680,41 +499,41 @@ static int test_transport_whole_url(void)
     char url[128], base[64];
     int rc = -1;
 
-    serve(ok, 1);
+    wxt_serve(NULL, 0, ok, 1);
     c = client(0, NULL);
     CHECK(c);
     CHECK(start_raw(c, hook(""), q, 2, &d) == 0);
-    CHECK(wait_n(&d.done, 1, LIMIT_MS) == 0);
-    CHECK(d.status == WX_OK && srv.nreq == 1 && !srv.seen[0].post);
-    CHECK(strcmp(srv.seen[0].path, HOOK_PATH) == 0);
-    CHECK(strcmp(srv.seen[0].query, "key=" KEY "&x=a%20b&y=%E5%B7%A5") == 0);
+    CHECK(wxt_wait_n(&d.done, 1, LIMIT_MS) == 0);
+    CHECK(d.status == WX_OK && wxt_srv.nreq == 1 && !wxt_srv.seen[0].post);
+    CHECK(strcmp(wxt_srv.seen[0].path, HOOK_PATH) == 0);
+    CHECK(strcmp(wxt_srv.seen[0].query, "key=" KEY "&x=a%20b&y=%E5%B7%A5") == 0);
 
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/plain", srv.port);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/plain", wxt_srv.port);
     CHECK(start_raw(c, url, q, 1, &d) == 0);
-    CHECK(wait_n(&d.done, 2, LIMIT_MS) == 0);
-    CHECK(srv.nreq == 2 && strcmp(srv.seen[1].path, "/plain") == 0);
-    CHECK(strcmp(srv.seen[1].query, "x=a%20b") == 0);
+    CHECK(wxt_wait_n(&d.done, 2, LIMIT_MS) == 0);
+    CHECK(wxt_srv.nreq == 2 && strcmp(wxt_srv.seen[1].path, "/plain") == 0);
+    CHECK(strcmp(wxt_srv.seen[1].query, "x=a%20b") == 0);
 
     CHECK(start_raw(c, url, NULL, 0, &d) == 0);
-    CHECK(wait_n(&d.done, 3, LIMIT_MS) == 0);
-    CHECK(srv.nreq == 3 && strcmp(srv.seen[2].query, "") == 0);
+    CHECK(wxt_wait_n(&d.done, 3, LIMIT_MS) == 0);
+    CHECK(wxt_srv.nreq == 3 && strcmp(wxt_srv.seen[2].query, "") == 0);
     wx_client_free(c);
     c = NULL;
 
     /* a path: api_base + path + '?' query, as before */
     memset(&cfg, 0, sizeof cfg);
-    snprintf(base, sizeof base, "http://127.0.0.1:%d/", srv.port);
+    snprintf(base, sizeof base, "http://127.0.0.1:%d/", wxt_srv.port);
     cfg.appid = APPID;
     cfg.secret = SECRET;
     cfg.api_base = base;
     cfg.connect_timeout_ms = 1000;
     cfg.timeout_ms = 2000;
-    c = wx_client_new(srv.base, &cfg);
+    c = wx_client_new(wxt_srv.base, &cfg);
     CHECK(c);
     CHECK(start_raw(c, "/sns/x", q, 2, &d) == 0);
-    CHECK(wait_n(&d.done, 4, LIMIT_MS) == 0);
-    CHECK(srv.nreq == 4 && strcmp(srv.seen[3].path, "/sns/x") == 0);
-    CHECK(strcmp(srv.seen[3].query, "x=a%20b&y=%E5%B7%A5") == 0);
+    CHECK(wxt_wait_n(&d.done, 4, LIMIT_MS) == 0);
+    CHECK(wxt_srv.nreq == 4 && strcmp(wxt_srv.seen[3].path, "/sns/x") == 0);
+    CHECK(strcmp(wxt_srv.seen[3].query, "x=a%20b&y=%E5%B7%A5") == 0);
     rc = 0;
 out:
     wx_client_free(c);
@@ -735,11 +554,11 @@ static int test_free_in_flight(void)
     c = client(2, &o);
     CHECK(c);
     START(wx_robot_send(c, url, "never answered", robot_cb, &o));
-    loop_for(100);
+    wxt_loop_for(100);
     CHECK(wx_client_pending(c) == 1 && o.done == 0);
     wx_client_free(c);
     c = NULL;
-    loop_for(50);
+    wxt_loop_for(50);
     CHECK(o.done == 0 && o.nobs == 0);
     rc = 0;
 out:
@@ -751,45 +570,25 @@ out:
 
 /*==== Runner ====*/
 
-static const struct {
-    const char *name;
-    int (*fn)(void);
-} tests[] = {
-    { "body_shape", test_body_shape },
-    { "success_limits", test_success_limits },
-    { "not_retried", test_not_retried },
-    { "busy_retried", test_busy_retried },
-    { "invalid", test_invalid },
-    { "key_not_exposed", test_key_not_exposed },
-    { "url_with_query", test_url_with_query },
-    { "transport_whole_url", test_transport_whole_url },
-    { "free_in_flight", test_free_in_flight },
+static const struct wxt_test tests[] = {
+    { "body_shape", test_body_shape, NULL },
+    { "success_limits", test_success_limits, NULL },
+    { "not_retried", test_not_retried, NULL },
+    { "busy_retried", test_busy_retried, NULL },
+    { "invalid", test_invalid, NULL },
+    { "key_not_exposed", test_key_not_exposed, NULL },
+    { "url_with_query", test_url_with_query, NULL },
+    { "transport_whole_url", test_transport_whole_url, NULL },
+    { "free_in_flight", test_free_in_flight, NULL },
 };
+
+static void reset(void)
+{
+    ncb = 0;
+    in_call = 0;
+}
 
 int main(void)
 {
-    int passed = 0, failed = 0;
-
-    signal(SIGPIPE, SIG_IGN);
-    if (srv_start() != 0) {
-        fprintf(stderr, "cannot start the fake WeCom\n");
-        srv_stop();
-        return 2;
-    }
-    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
-        ncb = 0;
-        in_call = 0;
-        if (tests[i].fn() == 0) {
-            printf("ok   %s\n", tests[i].name);
-            passed++;
-        } else {
-            printf("FAIL %s\n", tests[i].name);
-            failed++;
-        }
-        fflush(stdout);
-    }
-    srv_stop();
-    libevent_global_shutdown();
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    return wxt_main("fake WeCom", tests, sizeof tests / sizeof tests[0], reset);
 }

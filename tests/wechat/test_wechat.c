@@ -11,257 +11,34 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
-#include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>   /* evhttp_parse_query_str() initialises it */
-#include <event2/listener.h>
 
 #include "wx.h"
+#include "wxtest.h"
 
-#define APPID "wx0123456789abcdef"
-#define SECRET "s3cr3t-7f00d1e5"
 #define RID "6560c4d0-1234abcd"
 #define LIMIT_MS 3000           /* watchdog of one case */
-#define MAX_DELAYED 8
 
-#define CHECK(cond) do { \
-        if (!(cond)) { \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-            goto out; \
-        } \
-    } while (0)
-
-/*==== The fake WeChat ====*/
-
-/* One scripted reply; the last step of a script repeats forever. */
-struct step {
-    int code;                   /* HTTP status */
-    const char *ctype;          /* Content-Type, NULL for evhttp's default */
-    const char *body;           /* NULL: srv.big, over the library's cap */
-    long delay_ms;              /* reply this late */
-};
-
-struct delayed {                /* a reply waiting on its timer */
-    struct event *ev;
-    struct evhttp_request *req; /* NULL when the slot is free */
-    const struct step *st;
-};
-
-static struct {
-    struct event_base *base;
-    struct evhttp *http;
-    int port;
-    const struct step *script;
-    size_t nscript;
-    int nreq;                   /* requests seen since serve() */
-    int nconn;                  /* distinct connections they came on */
-    struct evhttp_connection *last_conn;
-    char query[1024];           /* raw query of the last request */
-    char appid[64], secret[64], js_code[64], grant_type[64];
-    struct delayed delayed[MAX_DELAYED];
-    char *big;
-} srv;
-
-static const char *reason(int code)
+/* Parameter NAME of the last request's query, decoded; "(none)" when it
+ * has none. Points into a static buffer, good until the next call. */
+static const char *param(const char *name)
 {
-    switch (code) {
-    case 200: return "OK";
-    case 404: return "Not Found";
-    case 500: return "Internal Server Error";
-    case 503: return "Service Unavailable";
-    default: return "Whatever";
-    }
-}
-
-static void reply(struct evhttp_request *req, const struct step *st)
-{
-    struct evbuffer *b = evbuffer_new();
-    const char *body = st->body ? st->body : srv.big;
-
-    evbuffer_add(b, body, strlen(body));
-    if (st->ctype)
-        evhttp_add_header(evhttp_request_get_output_headers(req),
-                          "Content-Type", st->ctype);
-    /* frees REQ quietly if its client has gone */
-    evhttp_send_reply(req, st->code, reason(st->code), b);
-    evbuffer_free(b);
-}
-
-static void delayed_cb(evutil_socket_t fd, short what, void *arg)
-{
-    struct delayed *d = arg;
-
-    if (d->req) {
-        reply(d->req, d->st);
-        d->req = NULL;
-    }
-}
-
-static void flush_delayed(void)
-{
-    int i;
-
-    for (i = 0; i < MAX_DELAYED; i++) {
-        evtimer_del(srv.delayed[i].ev);
-        delayed_cb(-1, 0, &srv.delayed[i]);
-    }
-}
-
-static void copy_param(const struct evkeyvalq *kv, const char *name, char *out, size_t outsz)
-{
-    const char *v = evhttp_find_header(kv, name);
-
-    snprintf(out, outsz, "%s", v ? v : "(none)");
-}
-
-static void srv_cb(struct evhttp_request *req, void *arg)
-{
-    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-    const char *path = evhttp_uri_get_path(uri);
-    const char *q = evhttp_uri_get_query(uri);
-    struct evhttp_connection *conn = evhttp_request_get_connection(req);
-    const struct step *st;
+    static char out[64];
     struct evkeyvalq kv;
-    struct timeval tv;
-    int i;
+    const char *v;
 
-    if (!path || strcmp(path, "/sns/jscode2session") != 0 || !srv.script) {
-        evhttp_send_error(req, 404, NULL);
-        return;
-    }
-    st = &srv.script[(size_t)srv.nreq < srv.nscript ? (size_t)srv.nreq : srv.nscript - 1];
-    srv.nreq++;
-    if (conn != srv.last_conn) {
-        srv.nconn++;
-        srv.last_conn = conn;
-    }
-    snprintf(srv.query, sizeof srv.query, "%s", q ? q : "");
-    if (evhttp_parse_query_str(srv.query, &kv) == 0) {
-        copy_param(&kv, "appid", srv.appid, sizeof srv.appid);
-        copy_param(&kv, "secret", srv.secret, sizeof srv.secret);
-        copy_param(&kv, "js_code", srv.js_code, sizeof srv.js_code);
-        copy_param(&kv, "grant_type", srv.grant_type, sizeof srv.grant_type);
-    }
+    out[0] = '\0';
+    if (evhttp_parse_query_str(wxt_srv.query, &kv) != 0)
+        return out;
+    v = evhttp_find_header(&kv, name);
+    snprintf(out, sizeof out, "%s", v ? v : "(none)");
     evhttp_clear_headers(&kv);
-
-    if (st->delay_ms <= 0) {
-        reply(req, st);
-        return;
-    }
-    for (i = 0; i < MAX_DELAYED && srv.delayed[i].req; i++)
-        ;
-    if (i == MAX_DELAYED) {
-        evhttp_send_error(req, 500, "too many delayed replies");
-        return;
-    }
-    srv.delayed[i].req = req;
-    srv.delayed[i].st = st;
-    tv.tv_sec = st->delay_ms / 1000;
-    tv.tv_usec = (st->delay_ms % 1000) * 1000;
-    evtimer_add(srv.delayed[i].ev, &tv);
+    return out;
 }
-
-/* Start a new case: answer with SCRIPT from now on. */
-static void serve(const struct step *script, size_t n)
-{
-    flush_delayed();
-    srv.script = script;
-    srv.nscript = n;
-    srv.nreq = 0;
-    srv.nconn = 0;
-    srv.last_conn = NULL;
-    srv.query[0] = srv.appid[0] = srv.secret[0] = srv.js_code[0] = srv.grant_type[0] = '\0';
-}
-
-static int srv_start(void)
-{
-    struct evhttp_bound_socket *h;
-    struct sockaddr_in sin;
-    socklen_t len = sizeof sin;
-    int i, rc = -1;
-
-    srv.base = event_base_new();
-    if (!srv.base)
-        goto out;
-    srv.http = evhttp_new(srv.base);
-    if (!srv.http)
-        goto out;
-    evhttp_set_gencb(srv.http, srv_cb, NULL);
-    h = evhttp_bind_socket_with_handle(srv.http, "127.0.0.1", 0);
-    if (!h)
-        goto out;
-    if (getsockname(evconnlistener_get_fd(evhttp_bound_socket_get_listener(h)),
-                    (struct sockaddr *)&sin, &len) != 0)
-        goto out;
-    srv.port = ntohs(sin.sin_port);
-    for (i = 0; i < MAX_DELAYED; i++) {
-        srv.delayed[i].ev = evtimer_new(srv.base, delayed_cb, &srv.delayed[i]);
-        if (!srv.delayed[i].ev)
-            goto out;
-    }
-    srv.big = malloc(1536 * 1024 + 1);
-    if (!srv.big)
-        goto out;
-    memset(srv.big, 'x', 1536 * 1024);
-    srv.big[1536 * 1024] = '\0';
-    rc = 0;
-out:
-    return rc;
-}
-
-static void srv_stop(void)
-{
-    int i;
-
-    if (srv.delayed[0].ev)
-        flush_delayed();
-    for (i = 0; i < MAX_DELAYED; i++)
-        if (srv.delayed[i].ev)
-            event_free(srv.delayed[i].ev);
-    if (srv.http)
-        evhttp_free(srv.http);
-    if (srv.base)
-        event_base_free(srv.base);
-    free(srv.big);
-}
-
-/*==== Driving the loop ====*/
-
-static void watchdog_cb(evutil_socket_t fd, short what, void *arg)
-{
-    *(int *)arg = 1;
-}
-
-/* Run the loop until *FLAG is non-zero or LIMIT_MS pass; 0 if FLAG was set. */
-static int loop_until(const int *flag, long limit_ms)
-{
-    struct timeval tv;
-    struct event *wd;
-    int expired = 0;
-
-    wd = evtimer_new(srv.base, watchdog_cb, &expired);
-    if (!wd)
-        return -1;
-    tv.tv_sec = limit_ms / 1000;
-    tv.tv_usec = (limit_ms % 1000) * 1000;
-    evtimer_add(wd, &tv);
-    while (!*flag && !expired)
-        event_base_loop(srv.base, EVLOOP_ONCE);
-    event_free(wd);
-    return *flag ? 0 : -1;
-}
-
-static void loop_for(long ms)
-{
-    static const int never = 0;
-
-    loop_until(&never, ms);
-}
-
 
 /*==== What a call came back with ====*/
 
@@ -332,27 +109,22 @@ static void observe(void *arg, const char *api, long errcode, long http,
         wx_client_free(o->free_in_obs);
 }
 
+/* A client of BASE (NULL: the fake). */
 static struct wx_client *client_at(const char *base, long timeout_ms,
                                    int max_retries, long retry_base_ms)
 {
     struct wx_config cfg;
 
-    cfg.appid = APPID;
-    cfg.secret = SECRET;
-    cfg.api_base = base;
-    cfg.connect_timeout_ms = 1000;
+    wxt_config(&cfg, base);
     cfg.timeout_ms = timeout_ms;
     cfg.max_retries = max_retries;
     cfg.retry_base_ms = retry_base_ms;
-    return wx_client_new(srv.base, &cfg);
+    return wx_client_new(wxt_srv.base, &cfg);
 }
 
 static struct wx_client *client(long timeout_ms, int max_retries, long retry_base_ms)
 {
-    char base[64];
-
-    snprintf(base, sizeof base, "http://127.0.0.1:%d", srv.port);
-    return client_at(base, timeout_ms, max_retries, retry_base_ms);
+    return client_at(NULL, timeout_ms, max_retries, retry_base_ms);
 }
 
 /* Start a code2Session on C into O (observer included). */
@@ -376,7 +148,7 @@ static int run(struct wx_client *c, const char *code, struct outcome *o)
 
     CHECK(start(c, code, o) == 0);
     CHECK(wx_client_pending(c) == 1);
-    CHECK(loop_until(&o->done, LIMIT_MS) == 0);
+    CHECK(wxt_wait_n(&o->done, 1, LIMIT_MS) == 0);
     CHECK(o->done == 1);
     CHECK(!o->reentered);
     CHECK(!o->leak);
@@ -393,19 +165,19 @@ out:
 
 static int test_success(void)
 {
-    static const struct step with[] = {
+    static const struct wxt_step with[] = {
         {200, "application/json",
-         "{\"openid\":\"o-abc\",\"session_key\":\"tiM+k/ey==\",\"unionid\":\"u-xyz\"}", 0},
+         "{\"openid\":\"o-abc\",\"session_key\":\"tiM+k/ey==\",\"unionid\":\"u-xyz\"}", 0, 0},
     };
-    static const struct step without[] = {
+    static const struct wxt_step without[] = {
         {200, "application/json",
-         "{\"errcode\":0,\"errmsg\":\"ok\",\"openid\":\"o-def\",\"session_key\":\"key2\"}", 0},
+         "{\"errcode\":0,\"errmsg\":\"ok\",\"openid\":\"o-def\",\"session_key\":\"key2\"}", 0, 0},
     };
     struct outcome o = {0}, o2 = {0};
     struct wx_client *c = NULL;
     int rc = -1;
 
-    serve(with, 1);
+    wxt_serve(NULL, 0, with, 1);
     c = client(1000, 2, 10);
     CHECK(c);
     CHECK(run(c, "a+b/c=d", &o) == 0);
@@ -417,20 +189,20 @@ static int test_success(void)
     CHECK(o.has_unionid && strcmp(o.unionid, "u-xyz") == 0);
     CHECK(o.rid[0] == '\0');
     CHECK(o.nobs == 1 && o.obs_errcode[0] == 0 && o.obs_http[0] == 200);
-    CHECK(srv.nreq == 1);
-    CHECK(strcmp(srv.appid, APPID) == 0);
-    CHECK(strcmp(srv.secret, SECRET) == 0);
-    CHECK(strcmp(srv.js_code, "a+b/c=d") == 0);
-    CHECK(strcmp(srv.grant_type, "authorization_code") == 0);
-    CHECK(strstr(srv.query, "js_code=a%2Bb%2Fc%3Dd") != NULL);
+    CHECK(wxt_srv.nreq == 1);
+    CHECK(strcmp(param("appid"), APPID) == 0);
+    CHECK(strcmp(param("secret"), SECRET) == 0);
+    CHECK(strcmp(param("js_code"), "a+b/c=d") == 0);
+    CHECK(strcmp(param("grant_type"), "authorization_code") == 0);
+    CHECK(strstr(wxt_srv.query, "js_code=a%2Bb%2Fc%3Dd") != NULL);
 
-    serve(without, 1);
+    wxt_serve(NULL, 0, without, 1);
     CHECK(run(c, "0a1B2c-_.~", &o2) == 0);
     CHECK(o2.status == WX_OK && o2.has_session && !o2.has_unionid);
     CHECK(strcmp(o2.openid, "o-def") == 0);
     CHECK(strcmp(o2.session_key, "key2") == 0);
-    CHECK(strcmp(srv.js_code, "0a1B2c-_.~") == 0);
-    CHECK(strstr(srv.query, "js_code=0a1B2c-_.~") != NULL);
+    CHECK(strcmp(param("js_code"), "0a1B2c-_.~") == 0);
+    CHECK(strstr(wxt_srv.query, "js_code=0a1B2c-_.~") != NULL);
     rc = 0;
 out:
     wx_client_free(c);
@@ -441,7 +213,7 @@ static int test_errcode_no_retry(void)
 {
     static const long codes[] = {40029, 40163, 43101, 47003, 40037, 41030, 45009, 45011, 40226};
     struct wx_client *c = NULL;
-    struct step st = {200, "application/json", NULL, 0};
+    struct wxt_step st = {200, "application/json", NULL, 0, 0};
     char body[128];
     size_t i;
     int rc = -1;
@@ -454,11 +226,11 @@ static int test_errcode_no_retry(void)
         snprintf(body, sizeof body,
                  "{\"errcode\":%ld,\"errmsg\":\"invalid code, rid: " RID "\"}", codes[i]);
         st.body = body;
-        serve(&st, 1);
+        wxt_serve(NULL, 0, &st, 1);
         CHECK(run(c, "code", &o) == 0);
         CHECK(o.status == WX_ERRCODE);
         CHECK(o.errcode == codes[i]);
-        CHECK(o.attempts == 1 && srv.nreq == 1);
+        CHECK(o.attempts == 1 && wxt_srv.nreq == 1);
         CHECK(!o.transient);
         CHECK(strcmp(o.rid, RID) == 0);
         CHECK(strcmp(o.errmsg, "invalid code, rid: " RID) == 0);
@@ -472,24 +244,24 @@ out:
 
 static int test_busy_then_ok(void)
 {
-    static const struct step script[] = {
-        {200, "application/json", "{\"errcode\":-1,\"errmsg\":\"system error, rid: r-1\"}", 0},
-        {200, "application/json", "{\"errcode\":-1,\"errmsg\":\"system error, rid: r-2\"}", 0},
-        {200, "application/json", "{\"openid\":\"o1\",\"session_key\":\"k1\"}", 0},
+    static const struct wxt_step script[] = {
+        {200, "application/json", "{\"errcode\":-1,\"errmsg\":\"system error, rid: r-1\"}", 0, 0},
+        {200, "application/json", "{\"errcode\":-1,\"errmsg\":\"system error, rid: r-2\"}", 0, 0},
+        {200, "application/json", "{\"openid\":\"o1\",\"session_key\":\"k1\"}", 0, 0},
     };
     struct outcome o = {0};
     struct wx_client *c = NULL;
     int rc = -1;
 
-    serve(script, 3);
+    wxt_serve(NULL, 0, script, 3);
     c = client(1000, 2, 10);
     CHECK(c);
     CHECK(run(c, "code", &o) == 0);
     CHECK(o.status == WX_OK && o.has_session);
-    CHECK(o.attempts == 3 && srv.nreq == 3);
+    CHECK(o.attempts == 3 && wxt_srv.nreq == 3);
     CHECK(o.nobs == 3);
     CHECK(o.obs_errcode[0] == -1 && o.obs_errcode[1] == -1 && o.obs_errcode[2] == 0);
-    CHECK(srv.nconn == 1);     /* the three attempts shared a connection */
+    CHECK(wxt_srv.nconn == 1);     /* the three attempts shared a connection */
     rc = 0;
 out:
     wx_client_free(c);
@@ -498,19 +270,19 @@ out:
 
 static int test_busy_forever(void)
 {
-    static const struct step script[] = {
-        {200, "application/json", "{\"errcode\":-1,\"errmsg\":\"system error, rid: aa-1\"}", 0},
+    static const struct wxt_step script[] = {
+        {200, "application/json", "{\"errcode\":-1,\"errmsg\":\"system error, rid: aa-1\"}", 0, 0},
     };
     struct outcome o = {0};
     struct wx_client *c = NULL;
     int rc = -1;
 
-    serve(script, 1);
+    wxt_serve(NULL, 0, script, 1);
     c = client(1000, 2, 10);
     CHECK(c);
     CHECK(run(c, "code", &o) == 0);
     CHECK(o.status == WX_ERRCODE && o.errcode == -1);
-    CHECK(o.attempts == 3 && srv.nreq == 3);
+    CHECK(o.attempts == 3 && wxt_srv.nreq == 3);
     CHECK(o.transient);
     CHECK(strcmp(o.rid, "aa-1") == 0);
     CHECK(!o.has_session);
@@ -522,15 +294,15 @@ out:
 
 static int test_http_status(void)
 {
-    static const struct step s500[] = {
-        {500, "text/html", "<h1>oops</h1>", 0},
-        {200, "application/json", "{\"openid\":\"o1\",\"session_key\":\"k1\"}", 0},
+    static const struct wxt_step s500[] = {
+        {500, "text/html", "<h1>oops</h1>", 0, 0},
+        {200, "application/json", "{\"openid\":\"o1\",\"session_key\":\"k1\"}", 0, 0},
     };
-    static const struct step s404[] = {
-        {404, "text/html", "<h1>not here</h1>", 0},
+    static const struct wxt_step s404[] = {
+        {404, "text/html", "<h1>not here</h1>", 0, 0},
     };
-    static const struct step s503[] = {
-        {503, "application/json", "{\"errcode\":-1,\"errmsg\":\"busy, rid: r503\"}", 0},
+    static const struct wxt_step s503[] = {
+        {503, "application/json", "{\"errcode\":-1,\"errmsg\":\"busy, rid: r503\"}", 0, 0},
     };
     struct outcome o = {0}, o2 = {0}, o3 = {0};
     struct wx_client *c = NULL;
@@ -538,23 +310,23 @@ static int test_http_status(void)
 
     c = client(1000, 2, 10);
     CHECK(c);
-    serve(s500, 2);
+    wxt_serve(NULL, 0, s500, 2);
     CHECK(run(c, "code", &o) == 0);
-    CHECK(o.status == WX_OK && o.attempts == 2 && srv.nreq == 2);
+    CHECK(o.status == WX_OK && o.attempts == 2 && wxt_srv.nreq == 2);
     CHECK(o.obs_errcode[0] == -1 && o.obs_http[0] == 500);
     CHECK(o.obs_errcode[1] == 0 && o.obs_http[1] == 200);
 
-    serve(s404, 1);
+    wxt_serve(NULL, 0, s404, 1);
     CHECK(run(c, "code", &o2) == 0);
     CHECK(o2.status == WX_HTTP && o2.http == 404);
-    CHECK(o2.attempts == 1 && srv.nreq == 1);
+    CHECK(o2.attempts == 1 && wxt_srv.nreq == 1);
     CHECK(!o2.transient);
     CHECK(o2.obs_errcode[0] == -1 && o2.obs_http[0] == 404);
 
-    serve(s503, 1);
+    wxt_serve(NULL, 0, s503, 1);
     CHECK(run(c, "code", &o3) == 0);
     CHECK(o3.status == WX_HTTP && o3.http == 503);
-    CHECK(o3.attempts == 3 && srv.nreq == 3);
+    CHECK(o3.attempts == 3 && wxt_srv.nreq == 3);
     CHECK(o3.transient);
     CHECK(strcmp(o3.rid, "r503") == 0);
     rc = 0;
@@ -565,21 +337,21 @@ out:
 
 static int test_timeout(void)
 {
-    static const struct step slow[] = {
-        {200, "application/json", "{\"openid\":\"o1\",\"session_key\":\"k1\"}", 1000},
+    static const struct wxt_step slow[] = {
+        {200, "application/json", "{\"openid\":\"o1\",\"session_key\":\"k1\"}", 1000, 0},
     };
     struct outcome o = {0};
     struct wx_client *c = NULL;
     int rc = -1;
 
-    serve(slow, 1);
+    wxt_serve(NULL, 0, slow, 1);
     c = client(200, 1, 10);
     CHECK(c);
     CHECK(run(c, "code", &o) == 0);
     CHECK(o.status == WX_TRANSPORT);
     CHECK(o.transient);
     CHECK(o.http == 0);
-    CHECK(o.attempts == 2 && srv.nreq == 2);
+    CHECK(o.attempts == 2 && wxt_srv.nreq == 2);
     CHECK(o.obs_errcode[0] == -1 && o.obs_http[0] == 0);
     /* No timing assertion: WX_TRANSPORT on a reply that would have been a
      * success (it comes at 1000 ms) is what shows the timeout worked. */
@@ -610,7 +382,7 @@ static int test_refused(void)
     fd = -1;
     snprintf(base, sizeof base, "http://127.0.0.1:%d", ntohs(sin.sin_port));
 
-    serve(NULL, 0);
+    wxt_serve(NULL, 0, NULL, 0);
     c = client_at(base, 1000, 1, 10);
     CHECK(c);
     CHECK(run(c, "code", &o) == 0);
@@ -638,10 +410,10 @@ static int test_bad_reply(void)
         "{\"openid\":7,\"session_key\":\"k\"}",
         "{\"errcode\":\"40029\",\"errmsg\":\"x\"}",
         "{\"errcode\":1e300}",
-        NULL,                   /* srv.big: 1.5 MiB */
+        NULL,                   /* wxt_srv.big: 1.5 MiB */
     };
     struct wx_client *c = NULL;
-    struct step st = {200, "application/json", NULL, 0};
+    struct wxt_step st = {200, "application/json", NULL, 0, 0};
     size_t i;
     int rc = -1;
 
@@ -651,13 +423,13 @@ static int test_bad_reply(void)
         struct outcome o = {0};
 
         st.body = bodies[i];
-        serve(&st, 1);
+        wxt_serve(NULL, 0, &st, 1);
         CHECK(run(c, "code", &o) == 0);
         if (o.status != WX_BADREPLY)
             fprintf(stderr, "body %zu: status %d (%s)\n", i, (int)o.status, o.errmsg);
         CHECK(o.status == WX_BADREPLY);
         CHECK(!o.has_session && !o.transient);
-        CHECK(o.attempts == 1 && srv.nreq == 1);
+        CHECK(o.attempts == 1 && wxt_srv.nreq == 1);
     }
     rc = 0;
 out:
@@ -671,7 +443,7 @@ static int test_content_types(void)
         "application/json; charset=UTF-8", "text/plain", "application/json", NULL,
     };
     struct wx_client *c = NULL;
-    struct step st = {200, NULL, "{\"openid\":\"o1\",\"session_key\":\"k1\"}", 0};
+    struct wxt_step st = {200, NULL, "{\"openid\":\"o1\",\"session_key\":\"k1\"}", 0, 0};
     size_t i;
     int rc = -1;
 
@@ -681,7 +453,7 @@ static int test_content_types(void)
         struct outcome o = {0};
 
         st.ctype = types[i];
-        serve(&st, 1);
+        wxt_serve(NULL, 0, &st, 1);
         CHECK(run(c, "code", &o) == 0);
         CHECK(o.status == WX_OK && o.has_session);
         CHECK(strcmp(o.openid, "o1") == 0);
@@ -694,38 +466,38 @@ out:
 
 static int test_free_in_flight(void)
 {
-    static const struct step slow[] = {
-        {200, "application/json", "{\"openid\":\"o1\",\"session_key\":\"k1\"}", 1000},
+    static const struct wxt_step slow[] = {
+        {200, "application/json", "{\"openid\":\"o1\",\"session_key\":\"k1\"}", 1000, 0},
     };
-    static const struct step busy[] = {
-        {200, "application/json", "{\"errcode\":-1,\"errmsg\":\"busy\"}", 0},
+    static const struct wxt_step busy[] = {
+        {200, "application/json", "{\"errcode\":-1,\"errmsg\":\"busy\"}", 0, 0},
     };
     struct outcome o = {0}, o2 = {0}, o3 = {0};
     struct wx_client *c = NULL;
     int rc = -1;
 
     /* freed while the request is on the wire */
-    serve(slow, 1);
+    wxt_serve(NULL, 0, slow, 1);
     c = client(5000, 2, 10);
     CHECK(c);
     CHECK(start(c, "code", &o) == 0);
-    CHECK(loop_until(&srv.nreq, LIMIT_MS) == 0);
+    CHECK(wxt_wait_n(&wxt_srv.nreq, 1, LIMIT_MS) == 0);
     wx_client_free(c);
     c = NULL;
-    loop_for(50);
+    wxt_loop_for(50);
     CHECK(o.done == 0 && o.nobs == 0);
 
     /* freed while waiting to retry */
-    serve(busy, 1);
+    wxt_serve(NULL, 0, busy, 1);
     c = client(1000, 2, 10000);
     CHECK(c);
     CHECK(start(c, "code", &o2) == 0);
-    CHECK(loop_until(&o2.nobs, LIMIT_MS) == 0);
+    CHECK(wxt_wait_n(&o2.nobs, 1, LIMIT_MS) == 0);
     CHECK(wx_client_pending(c) == 1);
     wx_client_free(c);
     c = NULL;
-    loop_for(50);
-    CHECK(o2.done == 0 && o2.nobs == 1 && srv.nreq == 1);
+    wxt_loop_for(50);
+    CHECK(o2.done == 0 && o2.nobs == 1 && wxt_srv.nreq == 1);
 
     /* freed before the first attempt started */
     c = client(1000, 2, 10);
@@ -735,7 +507,7 @@ static int test_free_in_flight(void)
     CHECK(wx_client_pending(c) == 2);
     wx_client_free(c);
     c = NULL;
-    loop_for(50);
+    wxt_loop_for(50);
     CHECK(o3.done == 0 && o3.nobs == 0);
     rc = 0;
 out:
@@ -745,19 +517,19 @@ out:
 
 static int test_never_reentered(void)
 {
-    static const struct step ok[] = {
-        {200, "application/json", "{\"openid\":\"o1\",\"session_key\":\"k1\"}", 0},
+    static const struct wxt_step ok[] = {
+        {200, "application/json", "{\"openid\":\"o1\",\"session_key\":\"k1\"}", 0, 0},
     };
     struct outcome o = {0}, o2 = {0}, o3 = {0};
     struct wx_client *c = NULL;
     int rc = -1;
 
-    serve(ok, 1);
+    wxt_serve(NULL, 0, ok, 1);
     c = client(1000, 0, 10);
     CHECK(c);
     CHECK(start(c, "code", &o) == 0);
     CHECK(o.done == 0);
-    CHECK(loop_until(&o.done, LIMIT_MS) == 0);
+    CHECK(wxt_wait_n(&o.done, 1, LIMIT_MS) == 0);
     CHECK(!o.reentered && o.status == WX_OK);
 
     /* a call that cannot be started: -1 and no callback, ever */
@@ -765,7 +537,7 @@ static int test_never_reentered(void)
     CHECK(wx_code2session(c, NULL, login_cb, &o2) == -1);
     CHECK(wx_code2session(NULL, "code", login_cb, &o2) == -1);
     in_call = 0;
-    loop_for(30);
+    wxt_loop_for(30);
     CHECK(o2.done == 0);
     wx_client_free(c);
     c = NULL;
@@ -775,7 +547,7 @@ static int test_never_reentered(void)
     CHECK(c);
     CHECK(start(c, "code", &o3) == 0);
     CHECK(o3.done == 0);
-    CHECK(loop_until(&o3.done, LIMIT_MS) == 0);
+    CHECK(wxt_wait_n(&o3.done, 1, LIMIT_MS) == 0);
     CHECK(!o3.reentered && o3.status == WX_TRANSPORT && !o3.leak);
     rc = 0;
 out:
@@ -785,18 +557,18 @@ out:
 
 static int test_free_in_callback(void)
 {
-    static const struct step ok[] = {
-        {200, "application/json", "{\"openid\":\"o1\",\"session_key\":\"k1\"}", 0},
+    static const struct wxt_step ok[] = {
+        {200, "application/json", "{\"openid\":\"o1\",\"session_key\":\"k1\"}", 0, 0},
     };
-    static const struct step busy[] = {
-        {200, "application/json", "{\"errcode\":-1,\"errmsg\":\"busy\"}", 0},
+    static const struct wxt_step busy[] = {
+        {200, "application/json", "{\"errcode\":-1,\"errmsg\":\"busy\"}", 0, 0},
     };
     struct outcome o1 = {0}, o2 = {0}, o3 = {0}, o4 = {0};
     struct wx_client *c = NULL;
     int ncb = 0, rc = -1;
 
     /* two calls in flight; whichever ends first frees the client */
-    serve(ok, 1);
+    wxt_serve(NULL, 0, ok, 1);
     c = client(1000, 0, 10);
     CHECK(c);
     o1.free_in_cb = o2.free_in_cb = c;
@@ -804,31 +576,31 @@ static int test_free_in_callback(void)
     CHECK(wx_code2session(c, "one", login_cb, &o1) == 0);
     CHECK(wx_code2session(c, "two", login_cb, &o2) == 0);
     c = NULL;
-    CHECK(loop_until(&ncb, LIMIT_MS) == 0);
-    loop_for(50);
+    CHECK(wxt_wait_n(&ncb, 1, LIMIT_MS) == 0);
+    wxt_loop_for(50);
     CHECK(ncb == 1);
 
     /* the observer frees the client: no callback, no retry */
-    serve(busy, 1);
+    wxt_serve(NULL, 0, busy, 1);
     c = client(1000, 2, 10);
     CHECK(c);
     o3.free_in_obs = c;
     CHECK(start(c, "code", &o3) == 0);
     c = NULL;
-    CHECK(loop_until(&o3.nobs, LIMIT_MS) == 0);
-    loop_for(50);
-    CHECK(o3.nobs == 1 && o3.done == 0 && srv.nreq == 1);
+    CHECK(wxt_wait_n(&o3.nobs, 1, LIMIT_MS) == 0);
+    wxt_loop_for(50);
+    CHECK(o3.nobs == 1 && o3.done == 0 && wxt_srv.nreq == 1);
 
     /* ... and on a last attempt, which would otherwise end the call */
-    serve(ok, 1);
+    wxt_serve(NULL, 0, ok, 1);
     c = client(1000, 2, 10);
     CHECK(c);
     o4.free_in_obs = c;
     CHECK(start(c, "code", &o4) == 0);
     c = NULL;
-    CHECK(loop_until(&o4.nobs, LIMIT_MS) == 0);
-    loop_for(50);
-    CHECK(o4.nobs == 1 && o4.done == 0 && srv.nreq == 1);
+    CHECK(wxt_wait_n(&o4.nobs, 1, LIMIT_MS) == 0);
+    wxt_loop_for(50);
+    CHECK(o4.nobs == 1 && o4.done == 0 && wxt_srv.nreq == 1);
     rc = 0;
 out:
     wx_client_free(c);
@@ -900,47 +672,23 @@ out:
 
 /*==== Runner ====*/
 
-static const struct {
-    const char *name;
-    int (*fn)(void);
-} tests[] = {
-    {"success", test_success},
-    {"errcode_no_retry", test_errcode_no_retry},
-    {"busy_then_ok", test_busy_then_ok},
-    {"busy_forever", test_busy_forever},
-    {"http_status", test_http_status},
-    {"timeout", test_timeout},
-    {"refused", test_refused},
-    {"bad_reply", test_bad_reply},
-    {"content_types", test_content_types},
-    {"free_in_flight", test_free_in_flight},
-    {"never_reentered", test_never_reentered},
-    {"free_in_callback", test_free_in_callback},
-    {"helpers", test_helpers},
+static const struct wxt_test tests[] = {
+    {"success", test_success, NULL},
+    {"errcode_no_retry", test_errcode_no_retry, NULL},
+    {"busy_then_ok", test_busy_then_ok, NULL},
+    {"busy_forever", test_busy_forever, NULL},
+    {"http_status", test_http_status, NULL},
+    {"timeout", test_timeout, NULL},
+    {"refused", test_refused, NULL},
+    {"bad_reply", test_bad_reply, NULL},
+    {"content_types", test_content_types, NULL},
+    {"free_in_flight", test_free_in_flight, NULL},
+    {"never_reentered", test_never_reentered, NULL},
+    {"free_in_callback", test_free_in_callback, NULL},
+    {"helpers", test_helpers, NULL},
 };
 
 int main(void)
 {
-    int passed = 0, failed = 0;
-    size_t i;
-
-    if (srv_start() != 0) {
-        fprintf(stderr, "cannot start the fake WeChat\n");
-        srv_stop();
-        return 2;
-    }
-    for (i = 0; i < sizeof tests / sizeof tests[0]; i++) {
-        if (tests[i].fn() == 0) {
-            printf("ok   %s\n", tests[i].name);
-            passed++;
-        } else {
-            printf("FAIL %s\n", tests[i].name);
-            failed++;
-        }
-        fflush(stdout);
-    }
-    srv_stop();
-    libevent_global_shutdown();
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    return wxt_main("fake WeChat", tests, sizeof tests / sizeof tests[0], NULL);
 }
