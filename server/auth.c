@@ -482,14 +482,21 @@ void testing_clock_set(struct gy_req *r)
     const cJSON *adv = cJSON_GetObjectItemCaseSensitive(r->json, "advance_s");
     cJSON *body;
     char iso[32];
+    int64_t when;
 
-    if ((now && !cJSON_IsNumber(now)) || (adv && !cJSON_IsNumber(adv))) {
+    if (cJSON_IsString(now)) {   /* ISO 8601 with offset, as the API's times */
+        if (clock_parse(now->valuestring, &when) != GY_OK) {
+            api_reply_bad_field(r, "now", "not_iso8601_with_offset");
+            return;
+        }
+        clock_set(when);
+    } else if ((now && !cJSON_IsNumber(now)) || (adv && !cJSON_IsNumber(adv))) {
         api_reply_bad_field(r, now && !cJSON_IsNumber(now) ? "now" : "advance_s", "not_a_number");
         return;
-    }
-    if (now)
+    } else if (now) {
         clock_set((int64_t)now->valuedouble);
-    else if (adv)
+    }
+    if (!now && adv)
         clock_set(clock_now() + (int64_t)adv->valuedouble);
     body = cJSON_CreateObject();
     cJSON_AddNumberToObject(body, "now", (double)clock_now());

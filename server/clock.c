@@ -61,6 +61,43 @@ int clock_set_timezone(const char *name)
     return GY_OK;
 }
 
+int clock_parse(const char *s, int64_t *out)
+{
+    int y, mo, d, h, mi, sec = 0, oh = 0, om = 0, n = 0;
+    char sign = 0;
+    struct tm tm = { 0 };
+
+    /* 2026-11-23T08:03:00+08:00, 2026-11-23T08:03+08:00, or ...Z */
+    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d%n", &y, &mo, &d, &h, &mi, &n) != 5)
+        return GY_ERR;
+    s += n;
+    if (*s == ':') {
+        if (sscanf(s, ":%2d%n", &sec, &n) != 1)
+            return GY_ERR;
+        s += n;
+    }
+    if (*s == 'Z') {
+        s++;
+    } else if (*s == '+' || *s == '-') {
+        sign = *s;
+        if (sscanf(s + 1, "%2d:%2d%n", &oh, &om, &n) != 2)
+            return GY_ERR;
+        s += 1 + n;
+    } else {
+        return GY_ERR;   /* an offset is required: no guessing the zone */
+    }
+    if (*s || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60 || oh > 14 || om > 59)
+        return GY_ERR;
+    tm.tm_year = y - 1900;
+    tm.tm_mon = mo - 1;
+    tm.tm_mday = d;
+    tm.tm_hour = h;
+    tm.tm_min = mi;
+    tm.tm_sec = sec;
+    *out = (int64_t)timegm(&tm) - (sign == '-' ? -1 : 1) * (oh * 3600 + om * 60);
+    return GY_OK;
+}
+
 void clock_format(int64_t t, char out[32])
 {
     time_t tt = (time_t)t;

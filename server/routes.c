@@ -47,6 +47,7 @@ static const struct route table[] = {
     { "POST",   "/testing/moderate",                     moderation_testing, R_AUTH | R_JSON | R_TESTING, 16384, NULL },
     { "POST",   "/testing/notify",                       notify_testing,    R_PUBLIC | R_JSON | R_TESTING, 65536, NULL },
     { "POST",   "/testing/clock",                        testing_clock_set, R_PUBLIC | R_JSON | R_TESTING, 1024, NULL },
+    { "POST",   "/api/v1/test/clock",                    testing_clock_set, R_PUBLIC | R_JSON | R_TESTING, 1024, NULL },
 };
 
 #define KNOWN_FLAGS (R_PUBLIC | R_AUTH | R_BOUND | R_JSON | R_CSV | R_ROLES | R_TESTING | R_RAW | R_PUSHPATH)

@@ -229,12 +229,26 @@ class ServerBodyCap(E2ETestCase):
                 conn.close()
 
 
+class TestClock(E2ETestCase):
+
+    def test_api_v1_test_clock_takes_iso_time(self):
+        env = self.env
+        r = self.assertOk(env.call("POST", "/api/v1/test/clock", {"now": "2026-11-23T08:03:00+08:00"}))
+        self.assertEqual(r["now"], 1795392180)
+        self.assertEqual(r["iso"], "2026-11-23T08:03:00+08:00")
+        err = self.assertError(env.call("POST", "/api/v1/test/clock", {"now": "2026-11-23 08:03"}),
+                               400, "invalid_field")
+        self.assertEqual(err["field"], "now")
+
+
 class TestingRouteOff(E2ETestCase):
     CONFIG = {"testing": {"clock": False}}
 
     def test_testing_clock_absent(self):
         env = self.env
         self.assertError(env.call("POST", "/testing/clock", {"advance_s": 10}), 404, "not_found")
+        self.assertError(env.call("POST", "/api/v1/test/clock", {"now": "2026-11-23T08:03:00+08:00"}),
+                         404, "not_found")
 
 
 if __name__ == "__main__":

@@ -117,7 +117,22 @@ static void clock_format_zone(void)
     CHECK_STR(out, "1970-01-02T00:00:00+00:00");
 }
 
+static void clock_parse_iso(void)
+{
+    int64_t t;
+
+    CHECK(clock_parse("1970-01-01T08:00:00+08:00", &t) == GY_OK && t == 0);
+    CHECK(clock_parse("1970-01-01T00:00:00Z", &t) == GY_OK && t == 0);
+    CHECK(clock_parse("2026-11-23T08:03+08:00", &t) == GY_OK && t == 1795392180);
+    CHECK(clock_parse("2026-11-23T00:03:00-05:30", &t) == GY_OK && t == 1795411980);
+    CHECK(clock_parse("2026-11-23T08:03:00", &t) == GY_ERR);          /* no offset */
+    CHECK(clock_parse("2026-13-23T08:03:00+08:00", &t) == GY_ERR);
+    CHECK(clock_parse("2026-11-23T08:03:00+08:00junk", &t) == GY_ERR);
+    CHECK(clock_parse("", &t) == GY_ERR);
+}
+
 static const struct unit_test tests[] = {
+    { "clock_parse_iso", clock_parse_iso },
     { "sha256_vectors", sha256_vectors },
     { "b64url", b64url },
     { "tokens", tokens },
