@@ -299,6 +299,24 @@ const char *api_str(struct gy_req *r, const char *field, size_t min_chars, size_
 /* 400 invalid_field naming FIELD and a snake_case PROBLEM. Frees R. */
 void api_reply_bad_field(struct gy_req *r, const char *field, const char *problem);
 
+/* Query parameter NAME, which must be one of CHOICES (N of them), copied
+ * into OUT ("" when absent or empty). On a bad value replies 400 and
+ * returns GY_ERR. */
+int api_query_choice(struct gy_req *r, const char *name, const char *const *choices, size_t n,
+                     char *out, size_t outsz);
+
+/* Lists paged newest first: ?limit=1..500 and ?before_id=. */
+struct api_page {
+    long long limit;          /* rows asked for */
+    long long before;         /* ids below this; INT64_MAX for the first page */
+    int64_t last;             /* the last id put in the list (set by the caller) */
+};
+/* Read the paging parameters; on a bad one replies 400 and returns GY_ERR. */
+int api_page_params(struct gy_req *r, long long default_limit, struct api_page *p);
+/* Add "next_before_id" (null on the last page) to BODY, whose LIST holds
+ * the rows, and reply 200 with it (taken over). */
+void api_reply_page(struct gy_req *r, cJSON *body, const cJSON *list, const struct api_page *p);
+
 /* ==== metrics.c ==== */
 
 void metrics_init(void);

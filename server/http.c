@@ -249,6 +249,51 @@ const char *api_str(struct gy_req *r, const char *field, size_t min_chars, size_
     return NULL;
 }
 
+int api_query_choice(struct gy_req *r, const char *name, const char *const *choices, size_t n,
+                     char *out, size_t outsz)
+{
+    const char *q = api_query(r, name);
+
+    out[0] = '\0';
+    if (!q || !*q)   /* absent or empty: no filter */
+        return GY_OK;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(q, choices[i]) == 0) {
+            snprintf(out, outsz, "%s", q);
+            return GY_OK;
+        }
+    }
+    api_reply_bad_field(r, name, "bad_value");
+    return GY_ERR;
+}
+
+int api_page_params(struct gy_req *r, long long default_limit, struct api_page *p)
+{
+    const char *q;
+
+    p->limit = default_limit;
+    p->before = INT64_MAX;
+    p->last = 0;
+    if ((q = api_query(r, "limit")) && gy_parse_ll(q, 1, 500, &p->limit) != GY_OK) {
+        api_reply_bad_field(r, "limit", "out_of_range");
+        return GY_ERR;
+    }
+    if ((q = api_query(r, "before_id")) && gy_parse_ll(q, 1, INT64_MAX, &p->before) != GY_OK) {
+        api_reply_bad_field(r, "before_id", "out_of_range");
+        return GY_ERR;
+    }
+    return GY_OK;
+}
+
+void api_reply_page(struct gy_req *r, cJSON *body, const cJSON *list, const struct api_page *p)
+{
+    if (cJSON_GetArraySize(list) == p->limit)
+        cJSON_AddNumberToObject(body, "next_before_id", (double)p->last);
+    else
+        cJSON_AddNullToObject(body, "next_before_id");
+    api_reply_json(r, 200, body);
+}
+
 void api_reply_bad_field(struct gy_req *r, const char *field, const char *problem)
 {
     cJSON *extra = cJSON_CreateObject();

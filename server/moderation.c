@@ -135,41 +135,27 @@ void moderation_submit(struct gy_req *r, const char *kind, const char *text, int
 
 void moderation_list(struct gy_req *r)
 {
-    const char *q;
-    char status[16] = "held";
-    long long limit = 100, before = INT64_MAX;
-    sqlite3_stmt *st;
-    cJSON *body = cJSON_CreateObject(), *list = cJSON_AddArrayToObject(body, "items");
-
     static const char *const statuses[] = { "held", "visible", "released", "rejected", "refused", "all" };
-    bool known = false;
-    int64_t last = 0;
+    char status[16];
+    struct api_page page;
+    sqlite3_stmt *st;
+    cJSON *body, *list;
 
-    if ((q = api_query(r, "status"))) {
-        for (size_t i = 0; i < GY_ARRAY_LEN(statuses); i++)
-            known |= strcmp(q, statuses[i]) == 0;
-        if (!known) {
-            cJSON_Delete(body);
-            api_reply_bad_field(r, "status", "bad_value");
-            return;
-        }
-        snprintf(status, sizeof status, "%s", strcmp(q, "all") ? q : "");
-    }
-    if ((q = api_query(r, "limit")) && gy_parse_ll(q, 1, 500, &limit) != GY_OK) {
-        cJSON_Delete(body);
-        api_reply_bad_field(r, "limit", "out_of_range");
+    if (api_query_choice(r, "status", statuses, GY_ARRAY_LEN(statuses), status, sizeof status) != GY_OK ||
+        api_page_params(r, 100, &page) != GY_OK)
         return;
-    }
-    if ((q = api_query(r, "before_id")) && gy_parse_ll(q, 1, INT64_MAX, &before) != GY_OK) {
-        cJSON_Delete(body);
-        api_reply_bad_field(r, "before_id", "out_of_range");
-        return;
-    }
+    /* Held items by default: what HR has to act on. */
+    if (!status[0])
+        snprintf(status, sizeof status, "held");
+    else if (!strcmp(status, "all"))
+        status[0] = '\0';
+    body = cJSON_CreateObject();
+    list = cJSON_AddArrayToObject(body, "items");
     st = db_stmt(db_reader(), &moderation_sql, status[0] ? Q_LIST_STATUS : Q_LIST);
     if (status[0])
         sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, before);
-    sqlite3_bind_int64(st, 3, limit);
+    sqlite3_bind_int64(st, 2, page.before);
+    sqlite3_bind_int64(st, 3, page.limit);
     while (sqlite3_step(st) == SQLITE_ROW) {
         cJSON *o = cJSON_CreateObject();
         char when[32];
@@ -190,15 +176,11 @@ void moderation_list(struct gy_req *r)
             cJSON_AddStringToObject(o, "decided_at", when);
             cJSON_AddStringToObject(o, "decided_by", (const char *)sqlite3_column_text(st, 9));
         }
-        last = sqlite3_column_int64(st, 0);
+        page.last = sqlite3_column_int64(st, 0);
         cJSON_AddItemToArray(list, o);
     }
     db_done(st, 0);
-    if (cJSON_GetArraySize(list) == limit)
-        cJSON_AddNumberToObject(body, "next_before_id", (double)last);
-    else
-        cJSON_AddNullToObject(body, "next_before_id");
-    api_reply_json(r, 200, body);
+    api_reply_page(r, body, list, &page);
 }
 
 struct decision {

@@ -437,37 +437,24 @@ static cJSON *row_json(sqlite3_stmt *st)
 
 void notify_list(struct gy_req *r)
 {
-    static const char *const statuses[] = { "", "pending", "sending", "sent", "failed", "skipped" };
+    static const char *const statuses[] = { "pending", "sending", "sent", "failed", "skipped" };
     const char *q;
-    char status[16] = "", kind[64] = "";
-    long long since = 0, limit = 100, before = INT64_MAX;
-    bool ok = false;
+    char status[16], kind[64] = "";
+    long long since = 0;
+    struct api_page page;
     sqlite3_stmt *st;
     cJSON *body, *list;
-    int64_t last = 0;
 
-    if ((q = api_query(r, "status")))
-        snprintf(status, sizeof status, "%s", q);
-    for (size_t i = 0; i < GY_ARRAY_LEN(statuses); i++)
-        ok |= strcmp(status, statuses[i]) == 0;
-    if (!ok) {
-        api_reply_bad_field(r, "status", "bad_value");
+    if (api_query_choice(r, "status", statuses, GY_ARRAY_LEN(statuses), status, sizeof status) != GY_OK)
         return;
-    }
     if ((q = api_query(r, "kind")))
         snprintf(kind, sizeof kind, "%s", q);
     if ((q = api_query(r, "since")) && gy_parse_ll(q, 0, INT64_MAX, &since) != GY_OK) {
         api_reply_bad_field(r, "since", "not_unix_seconds");
         return;
     }
-    if ((q = api_query(r, "limit")) && gy_parse_ll(q, 1, 500, &limit) != GY_OK) {
-        api_reply_bad_field(r, "limit", "out_of_range");
+    if (api_page_params(r, 100, &page) != GY_OK)
         return;
-    }
-    if ((q = api_query(r, "before_id")) && gy_parse_ll(q, 1, INT64_MAX, &before) != GY_OK) {
-        api_reply_bad_field(r, "before_id", "out_of_range");
-        return;
-    }
 
     body = cJSON_CreateObject();
     list = cJSON_AddArrayToObject(body, "notifications");
@@ -476,22 +463,17 @@ void notify_list(struct gy_req *r)
         sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, kind, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, since);
-    sqlite3_bind_int64(st, 4, before);
-    sqlite3_bind_int64(st, 5, limit);
+    sqlite3_bind_int64(st, 4, page.before);
+    sqlite3_bind_int64(st, 5, page.limit);
     while (sqlite3_step(st) == SQLITE_ROW) {
-        cJSON *o = row_json(st);
-        last = sqlite3_column_int64(st, 0);
-        cJSON_AddItemToArray(list, o);
+        page.last = sqlite3_column_int64(st, 0);
+        cJSON_AddItemToArray(list, row_json(st));
     }
     db_done(st, 0);
     /* The history of each row, after the list statement is reset. */
     for (cJSON *o = list->child; o; o = o->next)
         cJSON_AddItemToObject(o, "history", attempts_json((int64_t)cJSON_GetObjectItem(o, "id")->valuedouble));
-    if (cJSON_GetArraySize(list) == limit)
-        cJSON_AddNumberToObject(body, "next_before_id", (double)last);
-    else
-        cJSON_AddNullToObject(body, "next_before_id");
-    api_reply_json(r, 200, body);
+    api_reply_page(r, body, list, &page);
 }
 
 /* ==== testing: a stand-in business change with its notifications ==== */

@@ -417,38 +417,30 @@ void push_verify(struct gy_req *r)
 void push_events_list(struct gy_req *r)
 {
     const char *q;
-    long long limit = 50, before = INT64_MAX;
+    struct api_page page;
     char verdict[32] = "";
     sqlite3_stmt *st;
-    cJSON *body = cJSON_CreateObject(), *list = cJSON_AddArrayToObject(body, "events");
-    int64_t last = 0;
+    cJSON *body, *list;
 
-    const char *bad = NULL;
-
-    if ((q = api_query(r, "limit")) && gy_parse_ll(q, 1, 500, &limit) != GY_OK)
-        bad = "limit";
-    else if ((q = api_query(r, "before_id")) && gy_parse_ll(q, 1, INT64_MAX, &before) != GY_OK)
-        bad = "before_id";
-    if (bad) {
-        cJSON_Delete(body);
-        api_reply_bad_field(r, bad, "out_of_range");
+    if (api_page_params(r, 50, &page) != GY_OK)
         return;
-    }
     if ((q = api_query(r, "verdict")))
         snprintf(verdict, sizeof verdict, "%s", q);
+    body = cJSON_CreateObject();
+    list = cJSON_AddArrayToObject(body, "events");
     st = db_stmt(db_reader(), &push_sql, verdict[0] ? Q_LIST_VERDICT : Q_LIST);
-    sqlite3_bind_int64(st, 1, before);
+    sqlite3_bind_int64(st, 1, page.before);
     if (verdict[0])
         sqlite3_bind_text(st, 2, verdict, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, limit);
+    sqlite3_bind_int64(st, 3, page.limit);
     while (sqlite3_step(st) == SQLITE_ROW) {
         cJSON *o = cJSON_CreateObject();
         char when[32];
         const char *payload = (const char *)sqlite3_column_text(st, 7);
 
-        last = sqlite3_column_int64(st, 0);
+        page.last = sqlite3_column_int64(st, 0);
         clock_format(sqlite3_column_int64(st, 1), when);
-        cJSON_AddNumberToObject(o, "id", (double)last);
+        cJSON_AddNumberToObject(o, "id", (double)page.last);
         cJSON_AddStringToObject(o, "received_at", when);
         cJSON_AddStringToObject(o, "event", (const char *)sqlite3_column_text(st, 2));
         cJSON_AddStringToObject(o, "openid", (const char *)sqlite3_column_text(st, 3));
@@ -459,9 +451,5 @@ void push_events_list(struct gy_req *r)
         cJSON_AddItemToArray(list, o);
     }
     db_done(st, 0);
-    if (cJSON_GetArraySize(list) == limit)
-        cJSON_AddNumberToObject(body, "next_before_id", (double)last);
-    else
-        cJSON_AddNullToObject(body, "next_before_id");
-    api_reply_json(r, 200, body);
+    api_reply_page(r, body, list, &page);
 }

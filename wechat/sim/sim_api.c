@@ -407,12 +407,10 @@ sim_api_authed(struct sim *sim, const struct sim_params *p,
 /*==== Endpoints ====*/
 
 /* appid and secret checks shared by the token endpoints. */
+/* appid then secret, as WeChat checks them; BAD_SECRET differs by API. */
 static int
-check_credential(struct sim *sim, const struct sim_params *p)
+check_app(struct sim *sim, const struct sim_params *p, int bad_secret)
 {
-	if (p->grant_type == NULL ||
-	    strcmp(p->grant_type, "client_credential") != 0)
-		return 40002;
 	if (p->appid == NULL)
 		return 41002;
 	if (strcmp(p->appid, sim->appid) != 0)
@@ -420,8 +418,17 @@ check_credential(struct sim *sim, const struct sim_params *p)
 	if (p->secret == NULL)
 		return 41004;
 	if (strcmp(p->secret, sim->secret) != 0)
-		return 40001;
+		return bad_secret;
 	return 0;
+}
+
+static int
+check_credential(struct sim *sim, const struct sim_params *p)
+{
+	if (p->grant_type == NULL ||
+	    strcmp(p->grant_type, "client_credential") != 0)
+		return 40002;
+	return check_app(sim, p, 40001);
 }
 
 static int
@@ -432,15 +439,10 @@ jscode2session(struct sim *sim, const struct sim_params *p, cJSON **out)
 	unsigned char key[4 * ((sizeof(raw) + 2) / 3) + 1];
 	struct sim_code *c;
 	cJSON *o;
+	int err;
 
-	if (p->appid == NULL)
-		return 41002;
-	if (strcmp(p->appid, sim->appid) != 0)
-		return 40013;
-	if (p->secret == NULL)
-		return 41004;
-	if (strcmp(p->secret, sim->secret) != 0)
-		return 40125;
+	if ((err = check_app(sim, p, 40125)) != 0)
+		return err;
 	if (p->grant_type == NULL ||
 	    strcmp(p->grant_type, "authorization_code") != 0)
 		return 40002;
