@@ -27,14 +27,11 @@
 #include <event2/http.h>
 #include <openssl/crypto.h>
 
-enum { Q_INSERT, Q_INSERT_NOKEY, Q_LIST, Q_LIST_VERDICT };
+enum { Q_INSERT, Q_LIST, Q_LIST_VERDICT };
 static const char *const sql[] = {
     [Q_INSERT] =
         "INSERT INTO wx_events (received_at, dedupe_key, event, openid, mode, format, verdict, payload) "
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT(dedupe_key) DO NOTHING RETURNING id",
-    [Q_INSERT_NOKEY] =
-        "INSERT INTO wx_events (received_at, event, openid, mode, format, verdict, payload) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     /* Two statements, so a filter on the verdict can use its index. */
     [Q_LIST] =
         "SELECT id, received_at, event, openid, mode, format, verdict, payload FROM wx_events "
@@ -316,24 +313,31 @@ static int consent_from_payload(struct db_conn *c, struct push *p)
     return rc;
 }
 
+/* One journal row; KEY NULL for rows that must not dedupe (a NULL never
+ * conflicts). Returns SQLITE_ROW when inserted, SQLITE_DONE when KEY was
+ * already there, else the error. */
+static int insert_event(struct db_conn *c, const struct push *p, const char *key, const char *payload)
+{
+    sqlite3_stmt *st = db_stmt(c, &push_sql, Q_INSERT);
+
+    sqlite3_bind_int64(st, 1, clock_now());
+    db_bind_text(st, 2, key);
+    sqlite3_bind_text(st, 3, p->event, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, p->openid, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, p->mode, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, p->format, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 7, p->verdict, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 8, payload, -1, SQLITE_STATIC);
+    return db_done(st, sqlite3_step(st));
+}
+
 static int journal(struct db_conn *c, void *arg)
 {
     struct push *p = arg;
-    sqlite3_stmt *st;
     int rc;
 
     if (!p->error) {
-        st = db_stmt(c, &push_sql, Q_INSERT);
-        sqlite3_bind_int64(st, 1, clock_now());
-        sqlite3_bind_text(st, 2, p->dedupe, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 3, p->event, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 4, p->openid, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 5, p->mode, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 6, p->format, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 7, p->verdict, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 8, p->payload ? p->payload : "", -1, SQLITE_STATIC);
-        rc = sqlite3_step(st);
-        db_done(st, 0);
+        rc = insert_event(c, p, p->dedupe, p->payload ? p->payload : "");
         if (rc == SQLITE_ROW)
             return consent_from_payload(c, p);
         if (rc != SQLITE_DONE)
@@ -342,15 +346,8 @@ static int journal(struct db_conn *c, void *arg)
     }
     /* Refused and duplicate pushes are journalled without a key. A refused
      * push's body is not kept: it is not known to come from WeChat. */
-    st = db_stmt(c, &push_sql, Q_INSERT_NOKEY);
-    sqlite3_bind_int64(st, 1, clock_now());
-    sqlite3_bind_text(st, 2, p->event, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, p->openid, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, p->mode, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, p->format, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 6, p->verdict, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 7, p->error ? "" : p->payload, -1, SQLITE_STATIC);
-    return db_exec_stmt(st);
+    rc = insert_event(c, p, NULL, p->error ? "" : p->payload);
+    return rc == SQLITE_ROW ? GY_OK : db_fail(c, "push: cannot journal");
 }
 
 static void journalled(void *arg, int rc)
