@@ -7,7 +7,9 @@
  */
 #include "attendance.h"
 
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define DAY_S 86400
@@ -382,4 +384,112 @@ const char *att_status_name(enum att_status st)
     if ((unsigned)st >= sizeof names / sizeof names[0])
         return "unknown";
     return names[st];
+}
+
+int att_status_parse(const char *name)
+{
+    for (int st = ATT_PENDING; st <= ATT_FIELD_PENDING; st++)
+        if (strcmp(att_status_name((enum att_status)st), name) == 0)
+            return st;
+    return -1;
+}
+
+double att_distance_m(double lat1, double lng1, double lat2, double lng2)
+{
+    const double r = 6371008.8, rad = 3.14159265358979323846 / 180.0;
+    double dlat = (lat2 - lat1) * rad, dlng = (lng2 - lng1) * rad;
+    double a = sin(dlat / 2) * sin(dlat / 2) +
+               cos(lat1 * rad) * cos(lat2 * rad) * sin(dlng / 2) * sin(dlng / 2);
+
+    return 2 * r * atan2(sqrt(a), sqrt(1 - a));
+}
+
+/* Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm). */
+static int32_t days_from_civil(int y, int m, int d)
+{
+    int era, yoe, doy, doe;
+
+    y -= m <= 2;
+    era = (y >= 0 ? y : y - 399) / 400;
+    yoe = y - era * 400;
+    doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return (int32_t)(era * 146097 + doe - 719468);
+}
+
+static void civil_from_days(int32_t z, int *y, int *m, int *d)
+{
+    int era, doe, yoe, doy, mp;
+
+    z += 719468;
+    era = (z >= 0 ? z : z - 146096) / 146097;
+    doe = z - era * 146097;
+    yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    mp = (5 * doy + 2) / 153;
+    *d = doy - (153 * mp + 2) / 5 + 1;
+    *m = mp < 10 ? mp + 3 : mp - 9;
+    *y = yoe + era * 400 + (*m <= 2);
+}
+
+/* Exactly N digits at S into *V. */
+static bool digits(const char *s, int n, int *v)
+{
+    *v = 0;
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        *v = *v * 10 + (s[i] - '0');
+    }
+    return true;
+}
+
+int att_parse_date(const char *s, int32_t *day)
+{
+    int y, m, d, yy, mm, dd;
+
+    if (strlen(s) != 10 || s[4] != '-' || s[7] != '-' || !digits(s, 4, &y) ||
+        !digits(s + 5, 2, &m) || !digits(s + 8, 2, &d) || m < 1 || m > 12 || d < 1 || y < 1970)
+        return -1;
+    *day = days_from_civil(y, m, d);
+    civil_from_days(*day, &yy, &mm, &dd);
+    return (yy == y && mm == m && dd == d) ? 0 : -1;   /* refuses 02-30 */
+}
+
+void att_format_date(int32_t day, char out[11])
+{
+    int y, m, d;
+
+    civil_from_days(day, &y, &m, &d);
+    snprintf(out, 11, "%04u-%02u-%02u", (unsigned)y % 10000u, (unsigned)m % 100u, (unsigned)d % 100u);
+}
+
+int att_parse_month(const char *s, int32_t *first, int32_t *next)
+{
+    int y, m;
+
+    if (strlen(s) != 7 || s[4] != '-' || !digits(s, 4, &y) || !digits(s + 5, 2, &m) || m < 1 ||
+        m > 12 || y < 1970)
+        return -1;
+    *first = days_from_civil(y, m, 1);
+    *next = m == 12 ? days_from_civil(y + 1, 1, 1) : days_from_civil(y, m + 1, 1);
+    return 0;
+}
+
+int att_parse_hhmm(const char *s, int *min)
+{
+    int h, m;
+
+    if (strlen(s) != 5 || s[2] != ':' || !digits(s, 2, &h) || !digits(s + 3, 2, &m) || h > 23 ||
+        m > 59)
+        return -1;
+    *min = h * 60 + m;
+    return 0;
+}
+
+bool att_in_minutes(int m, int from, int to)
+{
+    if (from <= to)
+        return m >= from && m < to;
+    return m >= from || m < to;
 }

@@ -196,7 +196,25 @@ const char *att_shift_for_day(const struct att_pattern *p, const struct att_over
  */
 void att_apply_allowance(struct att_result *days, size_t n, int allowance_n, int within_min);
 
+/* Great-circle distance in metres between two WGS-84 points (haversine,
+ * mean Earth radius): ample for fences of tens to thousands of metres. */
+double att_distance_m(double lat1, double lng1, double lat2, double lng2);
+
+/* "2026-11-23" <-> local day number. Parse returns -1 when malformed or not
+ * a real date. OUT needs 11 bytes. */
+int att_parse_date(const char *s, int32_t *day);
+void att_format_date(int32_t day, char out[11]);
+/* "2026-11" -> its first local day and the first of the next month. */
+int att_parse_month(const char *s, int32_t *first, int32_t *next);
+/* "08:30" -> 510 minutes after midnight; -1 when malformed. */
+int att_parse_hhmm(const char *s, int *min);
+/* Is minute-of-day M inside [FROM, TO) (wrapping past midnight when TO <
+ * FROM)? FROM == TO is an empty range. */
+bool att_in_minutes(int m, int from, int to);
+
 /* Stable snake_case name of a status ("late_and_early"), for JSON and SQL. */
 const char *att_status_name(enum att_status st);
+/* The status with that name; -1 when unknown. */
+int att_status_parse(const char *name);
 
 #endif

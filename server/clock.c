@@ -98,6 +98,15 @@ int clock_parse(const char *s, int64_t *out)
     return GY_OK;
 }
 
+int clock_utc_offset(int64_t t)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+
+    localtime_r(&tt, &tm);
+    return (int)tm.tm_gmtoff;
+}
+
 void clock_format(int64_t t, char out[32])
 {
     time_t tt = (time_t)t;

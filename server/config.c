@@ -7,6 +7,7 @@
  */
 #include "gongyou.h"
 #include "wx.h"
+#include "attendance.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -71,6 +72,18 @@ static const struct ckey keys[] = {
     { "notify.robot_fold_s", C_LONG, OFF(notify.robot_fold_s), "60", 0, 3600 },
     { "notify.robot_per_minute", C_INT, OFF(notify.robot_per_minute), "20", 1, 20 },
     { "notify.miniprogram_state", C_STR, OFF(notify.miniprogram_state), "formal", 5, 9 },
+    { "attendance.max_accuracy_m", C_LONG, OFF(attendance.max_accuracy_m), "100", 5, 5000 },
+    { "attendance.offline_max_age_s", C_LONG, OFF(attendance.offline_max_age_s), "86400", 0, 604800 },
+    { "attendance.repeat_window_s", C_LONG, OFF(attendance.repeat_window_s), "60", 0, 3600 },
+    { "attendance.tick_s", C_LONG, OFF(attendance.tick_s), "30", 1, 3600 },
+    { "attendance.digest_after_min", C_LONG, OFF(attendance.digest_after_min), "30", 0, 720 },
+    { "attendance.quiet_hours", C_STR, OFF(attendance.quiet_hours), "", 0, 11 },
+    { "attendance.remind_before_min", C_LONG, OFF(attendance.remind_before_min), "0", 0, 720 },
+    { "attendance.late_allowance", C_INT, OFF(attendance.late_allowance), "0", 0, 31 },
+    { "attendance.late_allowance_within_min", C_LONG, OFF(attendance.late_allowance_within_min), "10", 0, 720 },
+    { "attendance.makeups_per_month", C_INT, OFF(attendance.makeups_per_month), "3", 0, 31 },
+    { "attendance.makeup_deadline_days", C_LONG, OFF(attendance.makeup_deadline_days), "7", 0, 366 },
+    { "reports.threads", C_INT, OFF(reports.threads), "2", 1, 16 },
 };
 
 /* Environment variables that override a key (secrets need not sit in the file). */
@@ -269,6 +282,30 @@ static bool push_token_ok(const char *t)
     return n == 0 || n >= 3;
 }
 
+int quiet_hours_parse(const char *s, int *from, int *to)
+{
+    char a[6], b[6];
+    int f, t;
+
+    if (!s[0]) {
+        f = t = 0;   /* an empty range: never quiet */
+    } else {
+        if (strlen(s) != 11 || s[5] != '-')
+            return GY_ERR;
+        memcpy(a, s, 5);
+        a[5] = '\0';
+        memcpy(b, s + 6, 5);
+        b[5] = '\0';
+        if (att_parse_hhmm(a, &f) != 0 || att_parse_hhmm(b, &t) != 0)
+            return GY_ERR;
+    }
+    if (from)
+        *from = f;
+    if (to)
+        *to = t;
+    return GY_OK;
+}
+
 /* Checks that involve more than one key or a fixed set of words. */
 static int check_values(const struct gy_config *cfg, char *err, size_t errsz)
 {
@@ -304,6 +341,10 @@ static int check_values(const struct gy_config *cfg, char *err, size_t errsz)
     }
     if (strncmp(cfg->wechat.api_base, "http://", 7) && strncmp(cfg->wechat.api_base, "https://", 8)) {
         snprintf(err, errsz, "config: bad value for wechat.api_base: want an http:// or https:// URL");
+        return GY_ERR;
+    }
+    if (quiet_hours_parse(cfg->attendance.quiet_hours, NULL, NULL) != GY_OK) {
+        snprintf(err, errsz, "config: bad value for attendance.quiet_hours: want \"HH:MM-HH:MM\" or \"\"");
         return GY_ERR;
     }
     if (clock_set_timezone(cfg->timezone) != GY_OK) {

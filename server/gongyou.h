@@ -82,6 +82,8 @@ void clock_format(int64_t t, char out[32]);
 /* Parse ISO 8601 with an offset ("2026-11-23T08:03:00+08:00" or "...Z")
  * into Unix seconds. GY_ERR when malformed or without an offset. */
 int clock_parse(const char *s, int64_t *out);
+/* Offset of the configured time zone from UTC at T, in seconds. */
+int clock_utc_offset(int64_t t);
 /* Select the time zone (an IANA name). GY_ERR if unknown. */
 int clock_set_timezone(const char *name);
 
@@ -155,6 +157,22 @@ struct gy_config {
         int robot_per_minute;     /* WeCom's limit per robot */
         char *miniprogram_state;  /* formal | trial | developer */
     } notify;
+    struct {
+        long max_accuracy_m;      /* a location vaguer than this is refused */
+        long offline_max_age_s;   /* oldest client_time accepted */
+        long repeat_window_s;     /* a second punch this soon gets the first answer */
+        long tick_s;              /* how often timers look for due work */
+        long digest_after_min;    /* supervisors' digest this long after shift start */
+        char *quiet_hours;        /* "22:00-07:00": no supervisor alerts; "" = none */
+        long remind_before_min;   /* remind workers this long before start; 0 = off */
+        int late_allowance;       /* lates excused per month */
+        long late_allowance_within_min; /* ... when at most grace + this late */
+        int makeups_per_month;
+        long makeup_deadline_days;
+    } attendance;
+    struct {
+        int threads;              /* report threads, each with its own connection */
+    } reports;
 };
 
 /* Load defaults, then FILE (NULL = defaults only), then environment
@@ -162,6 +180,8 @@ struct gy_config {
  * GY_ERR. Free with config_free(). */
 int config_load(struct gy_config *cfg, const char *file, char *err, size_t errsz);
 void config_free(struct gy_config *cfg);
+/* "HH:MM-HH:MM" (or "" for none) into minutes of the day. GY_ERR if bad. */
+int quiet_hours_parse(const char *s, int *from, int *to);
 /* Path of the database file inside data_dir; caller frees. */
 char *config_db_path(const struct gy_config *cfg);
 
@@ -537,13 +557,51 @@ struct wx_client *wxlink_client(void);
 /* Abort every call in flight and free the client. */
 void wxlink_free(void);
 
-/* ==== roster.c: employees, CSV import, binding ==== */
+/* ==== csvdoc.c: CSV uploads from Excel, CSV downloads for Excel ==== */
 
-struct roster_problem {
+struct csv_problem {
     long row;           /* 1-based line of the CSV record, header = 1 */
     char column[32];
     char problem[160];
 };
+struct csv_problems {
+    struct csv_problem *v;
+    size_t n;
+};
+void csv_problem_add(struct csv_problems *p, long row, const char *column, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* As a JSON array [{row,column,problem}]; caller frees. */
+cJSON *csv_problems_json(const struct csv_problems *p);
+void csv_problems_free(struct csv_problems *p);
+
+struct csv_column {
+    const char *name;   /* as in the header, lower case */
+    bool required;
+    size_t max_chars;
+};
+/* One data row: VAL[i] is column i's cell (trimmed, line breaks made
+ * spaces), OK[i] whether it passed the common checks (a problem was added
+ * if not). VAL may be modified. */
+typedef void csv_row_fn(void *ctx, long row, char **val, const bool *ok);
+/* Read an upload of the columns COLS, in any order, header first; FN runs
+ * for every non-blank row. File-level problems (encoding, quotes, header,
+ * no rows of WHAT) go into P. GY_ERR only when libcsv cannot start. */
+int csv_read(const char *data, size_t len, const struct csv_column *cols, int ncols,
+             const char *what, csv_row_fn *fn, void *ctx, struct csv_problems *p);
+
+/* A CSV download: UTF-8 with a BOM, CRLF, text quoted. */
+struct csv_out {
+    char *buf;
+    size_t len, cap;
+    bool row_start;
+};
+void csv_out_init(struct csv_out *o);
+void csv_out_text(struct csv_out *o, const char *s);
+void csv_out_num(struct csv_out *o, double v);
+void csv_out_end_row(struct csv_out *o);
+void csv_out_free(struct csv_out *o);
+
+/* ==== roster.c: employees, CSV import, binding ==== */
 
 struct roster_row {
     long row;
@@ -554,8 +612,7 @@ struct roster_row {
 struct roster_file {
     struct roster_row *rows;
     size_t n;
-    struct roster_problem *problems;
-    size_t nproblems;
+    struct csv_problems problems;
 };
 
 /* Parse and check a roster CSV (pure: no database). Problems go into
@@ -575,8 +632,6 @@ int roster_apply(struct db_conn *c, struct roster_file *f, bool deactivate_missi
                  struct roster_counts *out);
 /* `gongyoud roster import FILE [--deactivate-missing]`. */
 int roster_import_cli(struct db_conn *c, const char *file, bool deactivate_missing);
-/* Problems as a JSON array [{row,column,problem}]; caller frees. */
-cJSON *roster_problems_json(const struct roster_file *f);
 
 void roster_upload(struct gy_req *r);
 

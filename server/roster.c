@@ -39,17 +39,11 @@ static const char *const sql[] = {
 };
 const struct db_sqlset roster_sql = { "roster", sql, GY_ARRAY_LEN(sql) };
 
-#define MAX_PROBLEMS 200
-
 /* ==== parsing the CSV (pure) ==== */
 
 enum { C_NO, C_NAME, C_DEPT, C_PHONE, C_SITE, C_ROLES, C_SUPERVISOR, NCOLS };
 
-static const struct {
-    const char *name;
-    bool required;     /* a value must be given */
-    size_t max_chars;
-} columns[NCOLS] = {
+static const struct csv_column columns[NCOLS] = {
     [C_NO] = { "employee_no", true, 32 },
     [C_NAME] = { "name", true, 40 },
     [C_DEPT] = { "department", false, 64 },
@@ -58,90 +52,6 @@ static const struct {
     [C_ROLES] = { "roles", true, 64 },
     [C_SUPERVISOR] = { "supervisor_no", false, 32 },
 };
-
-struct parse {
-    struct roster_file *f;
-    char **fields;         /* the record being read */
-    size_t nfields, cap;
-    long record;           /* records seen so far, header included */
-    int pos[NCOLS];        /* position of each column in the file */
-    size_t header_cols;
-    bool have_header;
-    bool stop;             /* the header is unusable: ignore the rest */
-};
-
-static void add_problem(struct roster_file *f, long row, const char *column, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static void add_problem(struct roster_file *f, long row, const char *column, const char *fmt, ...)
-{
-    struct roster_problem *p;
-    va_list ap;
-
-    if (f->nproblems > MAX_PROBLEMS)
-        return;
-    f->problems = gy_realloc(f->problems, (f->nproblems + 1) * sizeof *f->problems);
-    p = &f->problems[f->nproblems++];
-    if (f->nproblems > MAX_PROBLEMS) {
-        p->row = 0;
-        snprintf(p->column, sizeof p->column, "%s", "");
-        snprintf(p->problem, sizeof p->problem, "问题太多，只列出前 %d 个；请先改正这些再上传", MAX_PROBLEMS);
-        return;
-    }
-    p->row = row;
-    snprintf(p->column, sizeof p->column, "%s", column);
-    va_start(ap, fmt);
-    vsnprintf(p->problem, sizeof p->problem, fmt, ap);
-    va_end(ap);
-}
-
-static void on_field(void *s, size_t len, void *data)
-{
-    struct parse *ps = data;
-
-    if (ps->nfields == ps->cap) {
-        ps->cap = ps->cap ? ps->cap * 2 : 16;
-        ps->fields = gy_realloc(ps->fields, ps->cap * sizeof *ps->fields);
-    }
-    ps->fields[ps->nfields++] = gy_strndup(s ? s : "", s ? len : 0);
-}
-
-static void clear_fields(struct parse *ps)
-{
-    for (size_t i = 0; i < ps->nfields; i++)
-        free(ps->fields[i]);
-    ps->nfields = 0;
-}
-
-static void read_header(struct parse *ps)
-{
-    struct roster_file *f = ps->f;
-
-    for (int c = 0; c < NCOLS; c++)
-        ps->pos[c] = -1;
-    ps->header_cols = ps->nfields;
-    for (size_t i = 0; i < ps->nfields; i++) {
-        char *h = gy_trim(ps->fields[i]);
-        int found = -1;
-
-        for (char *q = h; *q; q++)
-            *q = (char)tolower((unsigned char)*q);
-        for (int c = 0; c < NCOLS; c++)
-            if (strcmp(h, columns[c].name) == 0)
-                found = c;
-        if (found < 0)
-            add_problem(f, 1, h, "表头里有不认识的列“%s”；列名应为 employee_no,name,department,phone,site,roles,supervisor_no", h);
-        else if (ps->pos[found] >= 0)
-            add_problem(f, 1, h, "表头里“%s”出现了两次", h);
-        else
-            ps->pos[found] = (int)i;
-    }
-    for (int c = 0; c < NCOLS; c++)
-        if (ps->pos[c] < 0)
-            add_problem(f, 1, columns[c].name, "表头缺少“%s”列", columns[c].name);
-    if (f->nproblems)
-        ps->stop = true;
-}
 
 /* Phone: digits, optionally with a leading + and spaces or dashes, which
  * are dropped. 5 to 20 digits. Normalised in place. */
@@ -173,60 +83,33 @@ static bool employee_no_ok(const char *s)
     return true;
 }
 
-/* A line break or tab inside a cell (Alt+Enter in Excel) becomes one
- * space: names and places are one line. Runs of spaces collapse. */
-static void flatten_breaks(char *s)
-{
-    size_t o = 0;
-
-    for (size_t i = 0; s[i]; i++) {
-        char ch = (s[i] == '\r' || s[i] == '\n' || s[i] == '\t') ? ' ' : s[i];
-        if (ch == ' ' && o > 0 && s[o - 1] == ' ')
-            continue;
-        s[o++] = ch;
-    }
-    s[o] = '\0';
-}
-
-/* Check one field; returns false (with a problem added) if it is bad. */
+/* The checks of one cell that csv_read does not know; false (with a
+ * problem added) if it is bad. */
 static bool check_field(struct roster_file *f, long row, int c, char *v, unsigned *roles)
 {
     const char *col = columns[c].name;
     bool ok;
 
-    flatten_breaks(v);
-    gy_trim(v);
-    if (!gy_utf8_valid(v, strlen(v), UTF8_NO_CTL)) {
-        add_problem(f, row, col, "含有看不见的控制字符，请删掉后再上传");
-        return false;
-    }
-    if (!*v) {
-        if (columns[c].required)
-            add_problem(f, row, col, "不能为空");
-        return !columns[c].required;
-    }
-    if (gy_utf8_len(v) > columns[c].max_chars) {
-        add_problem(f, row, col, "太长了：最多 %zu 个字", columns[c].max_chars);
-        return false;
-    }
+    if (!*v)
+        return true;
     switch (c) {
     case C_NO:
     case C_SUPERVISOR:
         if (!employee_no_ok(v)) {
-            add_problem(f, row, col, "工号“%s”只能包含字母、数字、- 和 _", v);
+            csv_problem_add(&f->problems, row, col, "工号“%s”只能包含字母、数字、- 和 _", v);
             return false;
         }
         break;
     case C_PHONE:
         if (!normalise_phone(v)) {
-            add_problem(f, row, col, "手机号“%s”不对：应为 5 到 20 位数字", v);
+            csv_problem_add(&f->problems, row, col, "手机号“%s”不对：应为 5 到 20 位数字", v);
             return false;
         }
         break;
     case C_ROLES:
         *roles = roles_parse(v, &ok);
         if (!ok || !*roles) {
-            add_problem(f, row, col, "角色“%s”不对：可选 worker、technician、supervisor、hr，多个用 | 分开", v);
+            csv_problem_add(&f->problems, row, col, "角色“%s”不对：可选 worker、technician、supervisor、hr，多个用 | 分开", v);
             return false;
         }
         break;
@@ -234,30 +117,16 @@ static bool check_field(struct roster_file *f, long row, int c, char *v, unsigne
     return true;
 }
 
-static void read_row(struct parse *ps)
+static void read_row(void *ctx, long row, char **val, const bool *cell_ok)
 {
-    struct roster_file *f = ps->f;
-    long row = ps->record;
+    struct roster_file *f = ctx;
     struct roster_row rr = { .row = row };
-    bool ok = true, blank = true;
-    char *val[NCOLS];
+    bool ok = true;
 
-    for (size_t i = 0; i < ps->nfields; i++)
-        if (*gy_trim(ps->fields[i]))
-            blank = false;
-    if (blank)
-        return;   /* Excel leaves rows of empty cells behind: not an error */
-    if (ps->nfields != ps->header_cols) {
-        add_problem(f, row, "", "这一行有 %zu 列，表头有 %zu 列；请检查是否多了或少了逗号",
-                    ps->nfields, ps->header_cols);
-        return;
-    }
-    for (int c = 0; c < NCOLS; c++) {
-        val[c] = ps->fields[ps->pos[c]];
-        ok &= check_field(f, row, c, val[c], &rr.roles);
-    }
+    for (int c = 0; c < NCOLS; c++)
+        ok &= cell_ok[c] && check_field(f, row, c, val[c], &rr.roles);
     if (ok && *val[C_SUPERVISOR] && strcmp(val[C_SUPERVISOR], val[C_NO]) == 0) {
-        add_problem(f, row, "supervisor_no", "主管不能是本人");
+        csv_problem_add(&f->problems, row, "supervisor_no", "主管不能是本人");
         ok = false;
     }
     if (!ok)
@@ -270,22 +139,6 @@ static void read_row(struct parse *ps)
     rr.supervisor_no = *val[C_SUPERVISOR] ? gy_strdup(val[C_SUPERVISOR]) : NULL;
     f->rows = gy_realloc(f->rows, (f->n + 1) * sizeof *f->rows);
     f->rows[f->n++] = rr;
-}
-
-static void on_record(int c, void *data)
-{
-    struct parse *ps = data;
-
-    ps->record++;
-    if (!ps->stop) {
-        if (!ps->have_header) {
-            ps->have_header = true;
-            read_header(ps);
-        } else {
-            read_row(ps);
-        }
-    }
-    clear_fields(ps);
 }
 
 static int cmp_rows(const void *a, const void *b)
@@ -305,67 +158,16 @@ static void find_duplicates(struct roster_file *f)
     qsort(by_no, f->n, sizeof *by_no, cmp_rows);
     for (size_t i = 1; i < f->n; i++)
         if (strcmp(by_no[i]->employee_no, by_no[i - 1]->employee_no) == 0)
-            add_problem(f, by_no[i]->row, "employee_no", "工号“%s”与第 %ld 行重复",
+            csv_problem_add(&f->problems, by_no[i]->row, "employee_no", "工号“%s”与第 %ld 行重复",
                         by_no[i]->employee_no, by_no[i - 1]->row);
     free(by_no);
 }
 
-/* The row (record number) in which byte OFFSET falls, roughly: for the
- * file-level UTF-8 message. Counts unquoted-or-not newlines. */
-static long line_of(const char *data, size_t offset)
-{
-    long line = 1;
-
-    for (size_t i = 0; i < offset; i++)
-        if (data[i] == '\n')
-            line++;
-    return line;
-}
-
-static size_t first_bad_utf8(const char *data, size_t len)
-{
-    size_t lo = 0;
-
-    /* Walk line by line so the message can name a line. */
-    while (lo < len) {
-        const char *nl = memchr(data + lo, '\n', len - lo);
-        size_t hi = nl ? (size_t)(nl - data) : len;
-        if (!gy_utf8_valid(data + lo, hi - lo, UTF8_ANY_CTL))
-            return lo;
-        lo = hi + 1;
-    }
-    return len;
-}
-
 int roster_parse(const char *data, size_t len, struct roster_file *f)
 {
-    struct csv_parser p;
-    struct parse ps = { .f = f };
-    size_t bad;
-
     memset(f, 0, sizeof *f);
-    if (len >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0) {
-        data += 3;
-        len -= 3;
-    }
-    if ((bad = first_bad_utf8(data, len)) < len) {
-        add_problem(f, line_of(data, bad), "",
-                    "文件不是 UTF-8 编码（Excel 默认存成 GBK）。请在 Excel 里“另存为”选“CSV UTF-8（逗号分隔）”后再上传");
-        return GY_OK;
-    }
-    if (csv_init(&p, CSV_STRICT | CSV_STRICT_FINI) != 0)
+    if (csv_read(data, len, columns, NCOLS, "员工", read_row, f, &f->problems) != GY_OK)
         return GY_ERR;
-    if (csv_parse(&p, data, len, on_field, on_record, &ps) != len ||
-        csv_fini(&p, on_field, on_record, &ps) != 0)
-        add_problem(f, ps.record + 1, "", "引号不成对（%s）：含逗号或换行的内容要整个用英文双引号括起来",
-                    csv_strerror(csv_error(&p)));
-    csv_free(&p);
-    clear_fields(&ps);
-    free(ps.fields);
-    if (!ps.have_header)
-        add_problem(f, 1, "", "文件是空的：第一行应为表头 employee_no,name,department,phone,site,roles,supervisor_no");
-    else if (f->n == 0 && f->nproblems == 0)
-        add_problem(f, 2, "", "只有表头，没有员工");
     find_duplicates(f);   /* among the rows that passed their own checks */
     return GY_OK;
 }
@@ -382,22 +184,8 @@ void roster_file_free(struct roster_file *f)
         free(r->supervisor_no);
     }
     free(f->rows);
-    free(f->problems);
+    csv_problems_free(&f->problems);
     memset(f, 0, sizeof *f);
-}
-
-cJSON *roster_problems_json(const struct roster_file *f)
-{
-    cJSON *a = cJSON_CreateArray();
-
-    for (size_t i = 0; i < f->nproblems; i++) {
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddNumberToObject(o, "row", (double)f->problems[i].row);
-        cJSON_AddStringToObject(o, "column", f->problems[i].column);
-        cJSON_AddStringToObject(o, "problem", f->problems[i].problem);
-        cJSON_AddItemToArray(a, o);
-    }
-    return a;
 }
 
 /* ==== applying it ==== */
@@ -439,10 +227,10 @@ static int check_supervisors(struct db_conn *c, struct roster_file *f, char **no
         known = !deactivate && sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 7) == 1;
         db_done(st, 0);
         if (!known)
-            add_problem(f, f->rows[i].row, "supervisor_no",
+            csv_problem_add(&f->problems, f->rows[i].row, "supervisor_no",
                         "主管工号“%s”既不在这个文件里，也不是在职员工", sup);
     }
-    return f->nproblems ? 1 : GY_OK;
+    return f->problems.n ? 1 : GY_OK;
 }
 
 static bool same_text(sqlite3_stmt *st, int col, const char *v)
@@ -598,7 +386,7 @@ int roster_import_cli(struct db_conn *c, const char *file, bool deactivate)
     fclose(fp);
     roster_parse(data, len, &f);
     free(data);
-    if (!f.nproblems) {
+    if (!f.problems.n) {
         if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
             fprintf(stderr, "roster import: database busy: %s\n", sqlite3_errmsg(db));
             goto out;
@@ -616,9 +404,9 @@ int roster_import_cli(struct db_conn *c, const char *file, bool deactivate)
         }
         rc = GY_ERR;
     }
-    if (f.nproblems) {
-        cJSON *a = roster_problems_json(&f);
-        fprintf(stderr, "roster import: nothing applied; %zu problem(s):\n", f.nproblems);
+    if (f.problems.n) {
+        cJSON *a = csv_problems_json(&f.problems);
+        fprintf(stderr, "roster import: nothing applied; %zu problem(s):\n", f.problems.n);
         for (cJSON *p = a->child; p; p = p->next) {
             fprintf(stderr, "  row %d, %s: %s\n", cJSON_GetObjectItem(p, "row")->valueint,
                     cJSON_GetObjectItem(p, "column")->valuestring,
@@ -647,7 +435,7 @@ static int upload_unit(struct db_conn *c, void *arg)
     struct upload *u = arg;
 
     roster_parse(u->r->body, u->r->body_len, &u->f);
-    if (u->f.nproblems)
+    if (u->f.problems.n)
         return 1;
     return roster_apply(c, &u->f, u->deactivate, &u->n);
 }
@@ -662,7 +450,7 @@ static void upload_done(void *arg, int rc)
         api_reply_json(u->r, 200, body);
     } else if (rc == 1) {
         cJSON *extra = cJSON_CreateObject();
-        cJSON_AddItemToObject(extra, "problems", roster_problems_json(&u->f));
+        cJSON_AddItemToObject(extra, "problems", csv_problems_json(&u->f.problems));
         api_reply_error_ex(u->r, "roster_invalid", extra, 0);
     } else {
         api_reply_error(u->r, "internal_error");

@@ -14,8 +14,8 @@ static void parse(const char *text, struct roster_file *f)
 /* True when some problem names ROW and COLUMN. */
 static bool has_problem(const struct roster_file *f, long row, const char *column)
 {
-    for (size_t i = 0; i < f->nproblems; i++)
-        if (f->problems[i].row == row && strcmp(f->problems[i].column, column) == 0)
+    for (size_t i = 0; i < f->problems.n; i++)
+        if (f->problems.v[i].row == row && strcmp(f->problems.v[i].column, column) == 0)
             return true;
     return false;
 }
@@ -25,7 +25,7 @@ static void plain(void)
     struct roster_file f;
 
     parse(HEADER "\nE001,张三,装配,138-0000-1234,一厂,worker,S01\nS01,李四,装配,13900005678,一厂,worker|supervisor,\n", &f);
-    CHECK(f.nproblems == 0);
+    CHECK(f.problems.n == 0);
     CHECK(f.n == 2);
     CHECK_STR(f.rows[0].employee_no, "E001");
     CHECK_STR(f.rows[0].name, "张三");
@@ -47,7 +47,7 @@ static void bom_crlf_quotes(void)
 
     parse(text, &f);
     /* A line break inside a quoted cell (Alt+Enter in Excel) becomes a space. */
-    CHECK(f.nproblems == 0);
+    CHECK(f.problems.n == 0);
     CHECK(f.n == 2);
     CHECK_STR(f.rows[0].department, "一车间 二组");
     CHECK(f.rows[1].row == 3);   /* rows are records, as Excel numbers them */
@@ -61,7 +61,7 @@ static void bom_crlf_quotes(void)
            "E001,\"王, 五\",一车间,13800001234,一厂,\"worker|technician\",\r\n"
            "E002,\"赵\"\"六\"\"\",仓库,13800004321,二厂,worker,E001\r\n";
     parse(text, &f);
-    CHECK(f.nproblems == 0);
+    CHECK(f.problems.n == 0);
     CHECK(f.n == 2);
     CHECK_STR(f.rows[0].employee_no, "E001");   /* BOM not glued to the first header */
     CHECK_STR(f.rows[0].name, "王, 五");
@@ -76,7 +76,7 @@ static void header_any_order_and_case(void)
     struct roster_file f;
 
     parse("Name, EMPLOYEE_NO ,roles,phone,site,department,supervisor_no\n张三,E9,worker,13800001234,,,\n", &f);
-    CHECK(f.nproblems == 0);
+    CHECK(f.problems.n == 0);
     CHECK(f.n == 1);
     CHECK_STR(f.rows[0].employee_no, "E9");
     CHECK_STR(f.rows[0].site, "");
@@ -96,11 +96,11 @@ static void header_problems(void)
     roster_file_free(&f);
 
     parse("", &f);
-    CHECK(f.nproblems == 1);
+    CHECK(f.problems.n == 1);
     roster_file_free(&f);
 
     parse(HEADER "\n", &f);
-    CHECK(f.nproblems == 1);   /* only a header */
+    CHECK(f.problems.n == 1);   /* only a header */
     roster_file_free(&f);
 }
 
@@ -110,9 +110,9 @@ static void bad_utf8(void)
 
     /* "张三" in GBK, as Excel saves by default on Chinese Windows. */
     parse(HEADER "\nE001,\xd5\xc5\xc8\xfd,x,13800001234,y,worker,\n", &f);
-    CHECK(f.nproblems == 1);
-    CHECK(f.problems[0].row == 2);
-    CHECK(strstr(f.problems[0].problem, "UTF-8") != NULL);
+    CHECK(f.problems.n == 1);
+    CHECK(f.problems.v[0].row == 2);
+    CHECK(strstr(f.problems.v[0].problem, "UTF-8") != NULL);
     CHECK(f.n == 0);
     roster_file_free(&f);
 }
@@ -122,7 +122,7 @@ static void column_counts(void)
     struct roster_file f;
 
     parse(HEADER "\nE001,张三,x,13800001234,y,worker,,extra\nE002,李四,x\n", &f);
-    CHECK(f.nproblems == 2);
+    CHECK(f.problems.n == 2);
     CHECK(has_problem(&f, 2, ""));
     CHECK(has_problem(&f, 3, ""));
     roster_file_free(&f);
@@ -152,11 +152,11 @@ static void field_problems(void)
     CHECK(has_problem(&f, 7, "roles"));
     CHECK(has_problem(&f, 8, "supervisor_no"));
     CHECK(has_problem(&f, 10, "employee_no"));   /* duplicates are found among the good rows */
-    CHECK(f.nproblems == 8);
+    CHECK(f.problems.n == 8);
     roster_file_free(&f);
 
     parse(HEADER "\nE8,a,x,13800001234,y,worker,\nE8,b,x,13800001234,y,worker,\n", &f);
-    CHECK(f.nproblems == 1);
+    CHECK(f.problems.n == 1);
     CHECK(has_problem(&f, 3, "employee_no"));
     roster_file_free(&f);
 }
@@ -166,7 +166,7 @@ static void unbalanced_quote(void)
     struct roster_file f;
 
     parse(HEADER "\nE001,\"张三,x,13800001234,y,worker,\n", &f);
-    CHECK(f.nproblems >= 1);
+    CHECK(f.problems.n >= 1);
     roster_file_free(&f);
 }
 
@@ -180,8 +180,8 @@ static void many_problems_capped(void)
     for (int i = 0; i < 1000; i++)
         len += (size_t)snprintf(text + len, cap - len, "E%d,,x,1,y,boss,\n", i);
     CHECK(roster_parse(text, len, &f) == GY_OK);
-    CHECK(f.nproblems <= 201);
-    CHECK(f.problems[f.nproblems - 1].row == 0);   /* the "too many" note */
+    CHECK(f.problems.n <= 201);
+    CHECK(f.problems.v[f.problems.n - 1].row == 0);   /* the "too many" note */
     roster_file_free(&f);
     free(text);
 }
@@ -192,7 +192,7 @@ static void problems_json(void)
     cJSON *a;
 
     parse(HEADER "\nE1,,x,13800001234,y,worker,\n", &f);
-    a = roster_problems_json(&f);
+    a = csv_problems_json(&f.problems);
     CHECK(cJSON_GetArraySize(a) == 1);
     CHECK(cJSON_GetObjectItem(cJSON_GetArrayItem(a, 0), "row")->valueint == 2);
     CHECK_STR(cJSON_GetObjectItem(cJSON_GetArrayItem(a, 0), "column")->valuestring, "name");
