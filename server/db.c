@@ -14,7 +14,9 @@
 static const struct db_sqlset *const sets[] = { &auth_sql, &roster_sql, &health_sql, &wxlink_sql,
                                                 &bind_sql, &push_sql, &qrcode_sql,
                                                 &notify_sql, &deliver_sql, &consent_sql,
-                                                &moderation_sql };
+                                                &moderation_sql, &sites_sql, &shifts_sql,
+                                                &attday_sql, &clockin_sql, &makeup_sql,
+                                                &reports_sql };
 #define NSETS GY_ARRAY_LEN(sets)
 
 struct db_conn {

@@ -50,6 +50,18 @@ static const struct gy_error table[] = {
     { "phone_not_in_roster", 422, "你微信上的手机号不在花名册里。请改用工号绑定，或请人事更新你的手机号" },
     { "phone_shared", 409, "这个手机号对应了多个工号，请改用工号、姓名和手机号后四位绑定" },
     { "phone_code_invalid", 400, "获取手机号失败或已过期，请重新点一次“手机号快捷绑定”" },
+    { "shift_invalid", 400, "班次设置有矛盾（见 reason），没有保存。请按提示修改后再提交" },
+    { "schedule_invalid", 422, "排班表有错误，没有做任何修改。请按列出的行和列改正后重新上传" },
+    { "outside_site", 422, "你不在打卡范围内（距离见 distance_m）。请走到厂区内再打卡" },
+    { "field_reason_required", 422, "你不在打卡范围内。如是外出办事，请填写外勤原因后再打卡" },
+    { "location_inaccurate", 422, "定位不准，请走到室外空旷处、打开 GPS 后再试" },
+    { "window_not_open", 422, "还没到打卡时间（开放时间见 opens_at），请到时再打" },
+    { "no_shift", 422, "现在没有你的班次可以打卡。如排班有误，请联系主管" },
+    { "offline_too_old", 422, "这条离线打卡时间太久了，已不能补交。请提交补卡申请" },
+    { "makeup_not_allowed", 422, "这一天不能补卡（原因见 reason）。如有疑问请联系主管" },
+    { "makeup_limit", 422, "本月补卡次数已用完，请联系主管或人事处理" },
+    { "makeup_duplicate", 409, "这一天的这次打卡已经有一条待审批的补卡申请，请等主管处理" },
+    { "already_decided", 409, "这条申请已经处理过了，请刷新后再看" },
     { "phone_decrypt_failed", 400, "手机号数据无法解密：请关闭小程序重新打开后再试，或改用工号绑定" },
 };
 

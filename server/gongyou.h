@@ -16,6 +16,8 @@
 #include <cjson/cJSON.h>
 #include <sqlite3.h>
 
+#include "attendance.h"
+
 #define GY_OK 0
 #define GY_ERR (-1)
 
@@ -316,6 +318,17 @@ void api_reply_raw(struct gy_req *r, int status, const char *ctype, const char *
 /* Field validation for JSON bodies. On failure replies 400 and returns
  * NULL / GY_ERR, so the handler just returns. */
 const char *api_str(struct gy_req *r, const char *field, size_t min_chars, size_t max_chars);
+/* Number FIELD of OBJ within [MIN, MAX] into *OUT. Absent or null: 400
+ * if REQUIRED, else GY_OK with *OUT untouched (the caller's default). */
+int api_num(struct gy_req *r, const cJSON *obj, const char *field, double min, double max,
+            bool required, double *out);
+/* The same for a whole number. */
+int api_int(struct gy_req *r, const cJSON *obj, const char *field, int min, int max, bool required,
+            int *out);
+/* An optional string of r->json: NULL when absent or null; on a bad value
+ * replies 400, sets *BAD and returns NULL. */
+const char *api_opt_str(struct gy_req *r, const char *field, size_t min_chars, size_t max_chars,
+                        bool *bad);
 /* 400 invalid_field naming FIELD and a snake_case PROBLEM. Frees R. */
 void api_reply_bad_field(struct gy_req *r, const char *field, const char *problem);
 
@@ -403,6 +416,12 @@ extern const struct db_sqlset notify_sql;
 extern const struct db_sqlset deliver_sql;
 extern const struct db_sqlset consent_sql;
 extern const struct db_sqlset moderation_sql;
+extern const struct db_sqlset sites_sql;
+extern const struct db_sqlset shifts_sql;
+extern const struct db_sqlset attday_sql;
+extern const struct db_sqlset clockin_sql;
+extern const struct db_sqlset makeup_sql;
+extern const struct db_sqlset reports_sql;
 
 /* The loop thread's read connection (short indexed reads only). */
 struct db_conn *db_reader(void);
@@ -429,6 +448,8 @@ long writer_depth(void);
 void writer_stats(uint64_t *commits, uint64_t *units);
 /* Finish every queued unit, stop the thread, close its connection. */
 void writer_stop(void);
+/* FN runs on the writer thread when a transaction is rolled back whole. */
+void writer_set_on_rollback(void (*fn)(void));
 /* FN runs on the loop thread after each batch's completions (NULL: none). */
 void writer_set_after_commit(void (*fn)(void));
 
@@ -531,15 +552,143 @@ typedef void moderation_done_fn(struct gy_req *r, void *arg, int64_t id, bool he
 /*
  * Check TEXT (KIND names what it is; SCENE as msg_sec_check: 1 profile,
  * 2 comment, 3 forum, 4 social log) for R's WeChat user. Risky text is
- * answered 422 content_risky here (DONE not called); otherwise DONE runs.
- * If WeChat cannot be asked, the text is held.
+ * answered 422 content_risky here; otherwise DONE runs. When DONE is not
+ * called (risky text, a failure, a forced shutdown) ARG_FREE(ARG) is, if
+ * given. If WeChat cannot be asked, the text is held.
  */
 void moderation_submit(struct gy_req *r, const char *kind, const char *text, int scene,
-                       moderation_done_fn *done, void *arg);
+                       moderation_done_fn *done, void *arg, void (*arg_free)(void *));
 void moderation_list(struct gy_req *r);
 void moderation_release(struct gy_req *r);
 void moderation_reject(struct gy_req *r);
 void moderation_testing(struct gy_req *r);
+
+/* ==== sites.c: where punching counts ==== */
+
+#define SITE_MAX_FENCES 16
+#define SITE_MAX_WIFI 32
+struct site {
+    char code[32], name[128];
+    char policy[8];                /* out of range: refuse | field | flag */
+    struct { double lat, lng, radius_m; } fences[SITE_MAX_FENCES];
+    size_t nfences;
+    char wifi[SITE_MAX_WIFI][18];  /* "aa:bb:cc:dd:ee:ff" */
+    size_t nwifi;
+};
+/* Where a punch was, as the sites see it. */
+struct site_fix {
+    const struct site *site;       /* the matching or nearest site; NULL if none */
+    bool any_site;                 /* sites are set up at all */
+    bool inside;                   /* in a fence or on a listed Wi-Fi */
+    bool wifi;                     /* ... on a listed Wi-Fi */
+    double distance_m;             /* to the nearest fence's centre; -1 if none */
+    double outside_m;              /* beyond that fence's edge (<= 0 inside) */
+};
+/* Writer thread: every site, parsed (cached until a site changes). */
+const struct site *sites_all(struct db_conn *c, size_t *n);
+void sites_cache_reset(void);
+/* Writer thread: locate a punch. HOME is the employee's site code: when it
+ * names a site, only that site counts. BSSID normalised or NULL. */
+void sites_locate(struct db_conn *c, const char *home, double lat, double lng, const char *bssid,
+                  struct site_fix *fix);
+/* "AA-BB-..." -> "aa:bb:..."; false if it is not a BSSID. */
+bool sites_bssid_norm(const char *in, char out[18]);
+void sites_list(struct gy_req *r);
+void sites_put(struct gy_req *r);
+void sites_delete(struct gy_req *r);
+
+/* ==== shifts.c: shifts, department patterns, schedule overrides ==== */
+
+/* One immutable version of a shift. */
+struct shift_version {
+    int64_t id;
+    struct att_shift_def def;
+    char name[64];
+};
+/* Writer thread only: version ID, cached (NULL if there is none). */
+const struct shift_version *shifts_version(struct db_conn *c, int64_t id);
+/* Any thread: read version ID without the cache. GY_ERR if none. */
+int shifts_version_read(struct db_conn *c, int64_t id, struct shift_version *out);
+/* Forget the writer's cache (after a failed commit; at exit). */
+void shifts_cache_reset(void);
+/* The current version of CODE, 0 if there is no such shift. */
+int64_t shifts_current(struct db_conn *c, const char *code);
+/* The shift code EMPLOYEE (of DEPARTMENT) works on DATE by the schedule as
+ * it is now: their override, else the department's pattern; "" = rest. */
+int shifts_resolve(struct db_conn *c, int64_t employee_id, const char *department, int32_t date,
+                   char code[ATT_CODE_LEN]);
+cJSON *shifts_version_json(const struct shift_version *v);
+void shifts_list(struct gy_req *r);
+void shifts_put(struct gy_req *r);
+void patterns_list(struct gy_req *r);
+void patterns_put(struct gy_req *r);
+void schedule_upload(struct gy_req *r);
+void schedule_get(struct gy_req *r);
+
+/* ==== attday.c: daily results and the attendance timer ==== */
+
+/* A row of att_days. */
+struct att_day {
+    int64_t employee_id;
+    int32_t date;
+    int64_t version_id;          /* 0: rest */
+    struct att_window w;
+    enum att_status status;
+    int64_t first_in, last_out;  /* 0 if none */
+    int late_min, early_min, worked_min, tier;
+    bool half_day, excused, final;
+    int punches;
+};
+int32_t attday_today(void);
+/* Read the row: 1 found, 0 not. */
+int attday_get(struct db_conn *c, int64_t emp, int32_t date, struct att_day *d);
+/* Writer: the row, planned from the schedule now if it did not exist. */
+int attday_ensure(struct db_conn *c, int64_t emp, const char *dept, int32_t date, struct att_day *d);
+/* Writer: judge the day again from its punches (final once its window has
+ * closed), re-apply the monthly allowance; the new row into OUT (may be NULL). */
+int attday_settle(struct db_conn *c, int64_t emp, int32_t date, struct att_day *out);
+/* Writer: the schedule of an existing day changed: pin the new instance
+ * and judge again. 1 if a row was changed, 0 if none existed, -1 on error. */
+int attday_replan(struct db_conn *c, int64_t emp, const char *dept, int32_t date);
+cJSON *attday_json(const struct att_day *d, const struct shift_version *v);
+int attday_start(struct event_base *base, const struct gy_config *cfg);
+/* Writer thread: drop the caches of shifts and sites (a failed commit). */
+void attday_caches_reset(void);
+/* Run the timer soon (the test clock moved). */
+void attday_kick(void);
+void attday_stop(void);
+
+/* ==== clockin.c: punching ==== */
+
+void clockin_post(struct gy_req *r);
+/* Writer: the punch of an approved make-up (its direction fixed). */
+int clockin_insert_makeup(struct db_conn *c, int64_t emp, int32_t date, int64_t version, bool in,
+                          int64_t at, int64_t makeup_id, int64_t *punch_id);
+/* May the caller approve or reject for the employee EMPLOYEE_NO whose
+ * supervisor is SUP? HR always; a supervisor for their own people. */
+bool attendance_may_decide(const struct gy_req *r, const char *sup, const char *employee_no);
+/* The body's "decision": 1 approve, 0 reject, -1 after a 400 reply. */
+int attendance_decision(struct gy_req *r);
+void field_list(struct gy_req *r);
+void field_decide(struct gy_req *r);
+
+/* ==== makeup.c: make-up requests (补卡) ==== */
+
+void makeup_post(struct gy_req *r);
+void makeup_list(struct gy_req *r);
+void makeup_decide(struct gy_req *r);
+
+/* ==== reports.c: report threads and attendance reports ==== */
+
+typedef void report_fn(struct db_conn *c, void *arg);
+typedef void report_done_fn(void *arg);
+int reports_start(struct event_base *base, const struct gy_config *cfg, char *err, size_t errsz);
+/* Run FN on a report thread with its own read-only connection; DONE then
+ * runs on the loop thread. */
+void report_submit(report_fn *fn, report_done_fn *done, void *arg);
+void reports_stop(void);
+void reports_attendance(struct gy_req *r);
+void reports_me_attendance(struct gy_req *r);
 
 /* ==== xml.c: WeChat's XML pushes as JSON ==== */
 

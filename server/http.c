@@ -249,6 +249,59 @@ const char *api_str(struct gy_req *r, const char *field, size_t min_chars, size_
     return NULL;
 }
 
+int api_num(struct gy_req *r, const cJSON *obj, const char *field, double min, double max,
+            bool required, double *out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, field);
+
+    if (!v || cJSON_IsNull(v)) {
+        if (!required)
+            return GY_OK;   /* *OUT keeps the caller's default */
+        api_reply_bad_field(r, field, "missing");
+        return GY_ERR;
+    }
+    if (!cJSON_IsNumber(v) || v->valuedouble != v->valuedouble) {
+        api_reply_bad_field(r, field, "not_a_number");
+        return GY_ERR;
+    }
+    if (v->valuedouble < min || v->valuedouble > max) {
+        api_reply_bad_field(r, field, "out_of_range");
+        return GY_ERR;
+    }
+    *out = v->valuedouble;
+    return GY_OK;
+}
+
+int api_int(struct gy_req *r, const cJSON *obj, const char *field, int min, int max, bool required,
+            int *out)
+{
+    double d = *out;
+
+    if (api_num(r, obj, field, min, max, required, &d) != GY_OK)
+        return GY_ERR;
+    if (d != (double)(int)d) {
+        api_reply_bad_field(r, field, "not_an_integer");
+        return GY_ERR;
+    }
+    *out = (int)d;
+    return GY_OK;
+}
+
+const char *api_opt_str(struct gy_req *r, const char *field, size_t min_chars, size_t max_chars,
+                        bool *bad)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(r->json, field);
+
+    *bad = false;
+    if (!v || cJSON_IsNull(v))
+        return NULL;
+    if (!api_str(r, field, min_chars, max_chars)) {
+        *bad = true;
+        return NULL;
+    }
+    return v->valuestring;
+}
+
 int api_query_choice(struct gy_req *r, const char *name, const char *const *choices, size_t n,
                      char *out, size_t outsz)
 {

@@ -124,9 +124,13 @@ static int serve(const struct gy_config *cfg)
     db_set_reader(reader);
     if (wxlink_start(M.base, cfg, err, sizeof err) != GY_OK)
         goto out;
+    if (reports_start(M.base, cfg, err, sizeof err) != GY_OK)
+        goto out;
     metrics_init();
     auth_init(M.base, cfg);
     deliver_start(M.base, cfg);
+    writer_set_on_rollback(attday_caches_reset);
+    attday_start(M.base, cfg);
     sigs[0] = evsignal_new(M.base, SIGTERM, on_signal, NULL);
     sigs[1] = evsignal_new(M.base, SIGINT, on_signal, NULL);
     event_add(sigs[0], NULL);
@@ -141,8 +145,11 @@ out:
     if (err[0])
         gy_log(LOG_ERROR, "%s", err);
     /* Writer first: its last completions may still reply to requests. */
+    attday_stop();
     deliver_stop();
     writer_stop();
+    reports_stop();
+    attday_caches_reset();
     wxlink_free();
     auth_free();
     http_abandon_all();

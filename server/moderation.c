@@ -43,12 +43,15 @@ struct mod {
     int64_t id;
     moderation_done_fn *done;
     void *arg;
+    void (*arg_free)(void *);   /* ARG's owner, when DONE is not called */
 };
 
 static void mod_free(void *p)
 {
     struct mod *m = p;
 
+    if (m->arg_free)
+        m->arg_free(m->arg);
     free(m->text);
     free(m);
 }
@@ -82,8 +85,10 @@ static void recorded(void *arg, int rc)
         api_reply_error(m->r, "internal_error");
     else if (!strcmp(m->status, "refused"))
         api_reply_error(m->r, "content_risky");
-    else
+    else {
         m->done(m->r, m->arg, m->id, !strcmp(m->status, "held"));
+        m->arg_free = NULL;   /* DONE owns it now */
+    }
     mod_free(m);
 }
 
@@ -107,7 +112,7 @@ static void checked(void *arg, const struct wx_result *res, const struct wx_secc
 }
 
 void moderation_submit(struct gy_req *r, const char *kind, const char *text, int scene,
-                       moderation_done_fn *done, void *arg)
+                       moderation_done_fn *done, void *arg, void (*arg_free)(void *))
 {
     struct mod *m = gy_calloc(1, sizeof *m);
     sqlite3_stmt *st = db_stmt(db_reader(), &moderation_sql, Q_OPENID);
@@ -117,6 +122,7 @@ void moderation_submit(struct gy_req *r, const char *kind, const char *text, int
     m->text = gy_strdup(text);
     m->done = done;
     m->arg = arg;
+    m->arg_free = arg_free;
     sqlite3_bind_int64(st, 1, r->auth.user_id);
     if (sqlite3_step(st) == SQLITE_ROW)
         snprintf(m->openid, sizeof m->openid, "%s", (const char *)sqlite3_column_text(st, 0));
@@ -275,5 +281,5 @@ void moderation_testing(struct gy_req *r)
         api_reply_error(r, "forbidden");
         return;
     }
-    moderation_submit(r, "testing", text, 2, testing_done, NULL);
+    moderation_submit(r, "testing", text, 2, testing_done, NULL, NULL);
 }

@@ -20,6 +20,7 @@
 
 enum {
     Q_EMP_BY_NO, Q_EMP_INSERT, Q_EMP_UPDATE, Q_EMP_ACTIVE_NOS, Q_EMP_DEACTIVATE, Q_IMPORT_LOG,
+    Q_FORGET_DAYS, Q_FORGET_PLANS,
 };
 static const char *const sql[] = {
     [Q_EMP_BY_NO] =
@@ -36,6 +37,11 @@ static const char *const sql[] = {
     [Q_IMPORT_LOG] =
         "INSERT INTO roster_imports (at, source, rows, added, updated, deactivated, unchanged) "
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    /* Attendance days not begun are planned again (a new department may
+     * have another pattern; a new employee needs rows at all). */
+    [Q_FORGET_DAYS] =
+        "DELETE FROM att_days WHERE punches = 0 AND (shift_version_id IS NULL OR start_at > ?1)",
+    [Q_FORGET_PLANS] = "DELETE FROM att_plans WHERE att_date >= ?1",
 };
 const struct db_sqlset roster_sql = { "roster", sql, GY_ARRAY_LEN(sql) };
 
@@ -327,6 +333,18 @@ static int log_import(struct db_conn *c, const char *source, size_t rows, const 
     return db_exec_stmt(st);
 }
 
+static int forget_attendance_plans(struct db_conn *c, int64_t now)
+{
+    sqlite3_stmt *st = db_stmt(c, &roster_sql, Q_FORGET_DAYS);
+
+    sqlite3_bind_int64(st, 1, now);
+    if (db_exec_stmt(st) != GY_OK)
+        return GY_ERR;
+    st = db_stmt(c, &roster_sql, Q_FORGET_PLANS);
+    sqlite3_bind_int(st, 1, att_local_day(now, clock_utc_offset(now)) - 1);
+    return db_exec_stmt(st);
+}
+
 static int apply(struct db_conn *c, struct roster_file *f, bool deactivate, const char *source,
                  struct roster_counts *out)
 {
@@ -342,6 +360,8 @@ static int apply(struct db_conn *c, struct roster_file *f, bool deactivate, cons
         rc = deactivate_missing(c, nos, f->n, now, out);
     if (rc == GY_OK)
         rc = log_import(c, source, f->n, out);
+    if (rc == GY_OK)
+        rc = forget_attendance_plans(c, now);
     free(nos);
     return rc;
 }

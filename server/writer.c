@@ -47,7 +47,19 @@ static struct {
     atomic_long depth;
     atomic_ullong commits, units;
     void (*after_commit)(void);   /* loop thread, after each batch's completions */
+    void (*on_rollback)(void);    /* writer thread, after a whole transaction is lost */
 } W;
+
+void writer_set_on_rollback(void (*fn)(void))
+{
+    W.on_rollback = fn;
+}
+
+static void rolled_back(void)
+{
+    if (W.on_rollback)
+        W.on_rollback();
+}
 
 void writer_set_after_commit(void (*fn)(void))
 {
@@ -101,6 +113,7 @@ static void run_batch(struct unit *batch)
                 if (k->rc == 0)
                     k->rc = GY_ERR;
             any_kept = false;
+            rolled_back();
             if (step(W_BEGIN) != GY_OK) {
                 for (struct unit *k = u->next; k; k = k->next)
                     k->rc = GY_ERR;
@@ -120,6 +133,7 @@ static void run_batch(struct unit *batch)
         for (struct unit *u = batch; u; u = u->next)
             if (u->rc == 0)
                 u->rc = GY_ERR;
+        rolled_back();
         return;
     }
     if (any_kept)

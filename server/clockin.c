@@ -1,0 +1,657 @@
+/*
+ * clockin.c - POST /api/v1/clockins, the shift-change hot path, and the
+ * supervisor's review of field (外勤) punches.
+ *
+ * The loop thread checks the body's shape (and sends a field reason to
+ * msg_sec_check); everything that needs the database runs in one writer
+ * unit: the replay check, the location against the sites, the shift
+ * instance the punch belongs to, IN or OUT, the punch row and the day's
+ * new result. Deciding on the writer thread means two punches of one
+ * person can never both be "the first IN". The reply is built there too,
+ * and sent once the commit is durable.
+ */
+#include "gongyou.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum {
+    Q_EMP, Q_BY_REQUEST, Q_RECENT, Q_PUNCH, Q_PRIOR, Q_INSERT, Q_FIELD_GET, Q_FIELD_SET,
+    Q_FIELD_LIST, Q_FIELD_LIST_ALL,
+};
+#define PUNCH_COLS \
+    "id, at, received_at, client_time, source, att_date, shift_version_id, dir, verdict_min, " \
+    "distance_m, site_code, location, field_status, employee_id"
+static const char *const sql[] = {
+    [Q_EMP] = "SELECT department, site, IFNULL(supervisor_no, '') FROM employees WHERE id = ?1",
+    [Q_BY_REQUEST] = "SELECT id FROM punches WHERE employee_id = ?1 AND request_id = ?2",
+    [Q_RECENT] =
+        "SELECT id FROM punches WHERE employee_id = ?1 AND received_at >= ?2 AND source <> 'makeup' "
+        "ORDER BY received_at DESC, id DESC LIMIT 1",
+    [Q_PUNCH] = "SELECT " PUNCH_COLS " FROM punches WHERE id = ?1",
+    [Q_PRIOR] =
+        "SELECT at FROM punches WHERE employee_id = ?1 AND att_date = ?2 "
+        "AND (field_status IS NULL OR field_status <> 'rejected') LIMIT 64",
+    [Q_INSERT] =
+        "INSERT INTO punches (employee_id, request_id, at, received_at, client_time, source, att_date, "
+        "shift_version_id, dir, fixed_dir, verdict_min, lat, lng, accuracy, distance_m, site_code, "
+        "wifi_bssid, location, field_status, moderation_id, makeup_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
+        "?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21) RETURNING id",
+    [Q_FIELD_GET] =
+        "SELECT p.employee_id, p.att_date, p.field_status, IFNULL(e.supervisor_no, ''), e.employee_no "
+        "FROM punches p JOIN employees e ON e.id = p.employee_id WHERE p.id = ?1",
+    [Q_FIELD_SET] = "UPDATE punches SET field_status = ?2 WHERE id = ?1",
+    [Q_FIELD_LIST] =
+        "SELECT p.id, p.at, e.employee_no, e.name, e.department, p.field_status, p.distance_m, "
+        "m.text, m.status FROM punches p JOIN employees e ON e.id = p.employee_id "
+        "LEFT JOIN moderation m ON m.id = p.moderation_id "
+        "WHERE p.source = 'field' AND e.supervisor_no = ?1 AND (?2 = '' OR p.field_status = ?2) "
+        "AND p.id < ?3 ORDER BY p.id DESC LIMIT ?4",
+    [Q_FIELD_LIST_ALL] =
+        "SELECT p.id, p.at, e.employee_no, e.name, e.department, p.field_status, p.distance_m, "
+        "m.text, m.status FROM punches p JOIN employees e ON e.id = p.employee_id "
+        "LEFT JOIN moderation m ON m.id = p.moderation_id "
+        "WHERE p.source = 'field' AND (?2 = '' OR p.field_status = ?2) "
+        "AND p.id < ?3 ORDER BY p.id DESC LIMIT ?4",
+};
+const struct db_sqlset clockin_sql = { "clockin", sql, GY_ARRAY_LEN(sql) };
+
+/* What the writer unit refuses with (beyond GY_ERR). */
+enum { E_OUTSIDE = 1, E_FIELD_REASON, E_INACCURATE, E_NOT_OPEN, E_NO_SHIFT };
+
+struct punch_req {
+    struct gy_req *r;
+    int64_t employee_id;
+    char request_id[65];
+    double lat, lng, accuracy;
+    char bssid[18];            /* "" if none */
+    int64_t client_time;       /* 0 if none */
+    bool has_reason;
+    int64_t moderation_id;
+    /* results */
+    cJSON *reply;              /* built on the writer thread */
+    bool replayed;
+    double distance_m;
+    int64_t opens_at;
+};
+
+/* ==== the reply ==== */
+
+static void add_time(cJSON *o, const char *name, int64_t t)
+{
+    char when[32];
+
+    if (!t) {
+        cJSON_AddNullToObject(o, name);
+        return;
+    }
+    clock_format(t, when);
+    cJSON_AddStringToObject(o, name, when);
+}
+
+/* "正常" / "迟到 6 分钟" / "早退 10 分钟" for a punch. */
+static cJSON *verdict_json(const struct att_shift_def *s, bool in, int minutes, char *text,
+                           size_t textsz)
+{
+    cJSON *v = cJSON_CreateObject();
+    const char *code = "on_time";
+
+    if (in && minutes > s->grace_min) {
+        code = "late";
+        snprintf(text, textsz, "迟到 %d 分钟", minutes);
+    } else if (!in && minutes > s->early_grace_min) {
+        code = "early";
+        snprintf(text, textsz, "早退 %d 分钟", minutes);
+    } else {
+        snprintf(text, textsz, "正常");
+    }
+    cJSON_AddStringToObject(v, "code", code);
+    cJSON_AddNumberToObject(v, "minutes", (code[0] == 'o') ? 0 : minutes);
+    cJSON_AddStringToObject(v, "text", text);
+    return v;
+}
+
+/* The answer for punch ID, as first given (a replay gives it again). */
+static cJSON *punch_reply(struct db_conn *c, int64_t id, bool replayed)
+{
+    sqlite3_stmt *st = db_stmt(c, &clockin_sql, Q_PUNCH);
+    const struct shift_version *v;
+    struct att_day day;
+    cJSON *o = NULL, *p;
+    char msg[160], vtext[64], hhmm[32];
+    const char *source, *location, *field;
+    bool in;
+    int32_t date;
+    int64_t at, emp;
+
+    sqlite3_bind_int64(st, 1, id);
+    if (sqlite3_step(st) != SQLITE_ROW)
+        return db_done(st, 0), NULL;
+    at = sqlite3_column_int64(st, 1);
+    date = sqlite3_column_int(st, 5);
+    emp = sqlite3_column_int64(st, 13);
+    v = shifts_version(c, sqlite3_column_int64(st, 6));
+    in = strcmp((const char *)sqlite3_column_text(st, 7), "in") == 0;
+    source = (const char *)sqlite3_column_text(st, 4);
+    location = (const char *)sqlite3_column_text(st, 11);
+    field = (const char *)sqlite3_column_text(st, 12);
+    if (!v) {
+        db_done(st, 0);
+        return NULL;
+    }
+    o = cJSON_CreateObject();
+    p = cJSON_AddObjectToObject(o, "punch");
+    cJSON_AddNumberToObject(p, "id", (double)id);
+    cJSON_AddStringToObject(p, "kind", in ? "in" : "out");
+    add_time(p, "at", at);
+    add_time(p, "received_at", sqlite3_column_int64(st, 2));
+    add_time(p, "client_time", sqlite3_column_type(st, 3) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 3));
+    cJSON_AddStringToObject(p, "source", source);
+    cJSON_AddStringToObject(p, "location", location);
+    if (sqlite3_column_type(st, 9) == SQLITE_NULL)
+        cJSON_AddNullToObject(p, "distance_m");
+    else
+        cJSON_AddNumberToObject(p, "distance_m", sqlite3_column_int(st, 9));
+    if (sqlite3_column_type(st, 10) == SQLITE_NULL)
+        cJSON_AddNullToObject(p, "site");
+    else
+        cJSON_AddStringToObject(p, "site", (const char *)sqlite3_column_text(st, 10));
+    if (field)
+        cJSON_AddStringToObject(p, "field_status", field);
+    else
+        cJSON_AddNullToObject(p, "field_status");
+    cJSON_AddItemToObject(o, "verdict", verdict_json(&v->def, in, sqlite3_column_int(st, 8), vtext, sizeof vtext));
+    clock_format(at, hhmm);
+    snprintf(msg, sizeof msg, "%s打卡成功 %.5s · %s%s%s%s", in ? "上班" : "下班", hhmm + 11, vtext,
+             !strcmp(source, "offline") ? " · 离线补传" : "",
+             field ? " · 外勤待审核" : "", !strcmp(location, "flag") ? " · 位置异常" : "");
+    cJSON_AddStringToObject(o, "message", msg);
+    db_done(st, 0);
+    if (attday_get(c, emp, date, &day) == 1) {
+        cJSON *d = attday_json(&day, v);
+        cJSON_AddItemToObject(o, "shift", cJSON_DetachItemFromObject(d, "shift"));
+        cJSON_AddStringToObject(o, "attendance_date", cJSON_GetObjectItem(d, "date")->valuestring);
+        cJSON_AddItemToObject(o, "day", d);
+    }
+    cJSON_AddBoolToObject(o, "replayed", replayed);
+    return o;
+}
+
+/* ==== the writer unit ==== */
+
+static int64_t find_one(struct db_conn *c, int q, int64_t emp, const char *text, int64_t num)
+{
+    sqlite3_stmt *st = db_stmt(c, &clockin_sql, q);
+    int64_t id = 0;
+
+    sqlite3_bind_int64(st, 1, emp);
+    if (text)
+        sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_int64(st, 2, num);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        id = sqlite3_column_int64(st, 0);
+    db_done(st, 0);
+    return id;
+}
+
+/* Which instance AT belongs to, among the days around it. -1 if none,
+ * with *OPENS_AT the next opening after AT, if any. */
+static int pick_day(struct db_conn *c, int64_t emp, const char *dept, int64_t at,
+                    struct att_day days[3], struct att_cand cand[3], size_t *ncand,
+                    int64_t *opens_at)
+{
+    int32_t d0 = att_local_day(at, clock_utc_offset(at));
+    size_t n = 0;
+    int k;
+
+    *opens_at = 0;
+    for (int32_t d = d0 - 1; d <= d0 + 1; d++) {
+        struct att_day day;
+        const struct shift_version *v;
+
+        if (attday_ensure(c, emp, dept, d, &day) != GY_OK)
+            return -2;
+        if (!(v = shifts_version(c, day.version_id)))
+            continue;
+        days[n] = day;
+        memset(&cand[n], 0, sizeof cand[n]);
+        cand[n].def = &v->def;
+        cand[n].local_day = d;
+        cand[n].w = day.w;
+        cand[n].has_in = day.first_in != 0;
+        cand[n].has_out = day.last_out != 0;
+        if (day.w.open > at && (!*opens_at || day.w.open < *opens_at))
+            *opens_at = day.w.open;
+        n++;
+    }
+    *ncand = n;
+    k = att_pick(cand, n, at);
+    return k;
+}
+
+/* Where the punch was; 0 to go on, or E_... */
+static int locate(struct db_conn *c, struct punch_req *p, const char *home, struct site_fix *fix,
+                  const char **location)
+{
+    sites_locate(c, home, p->lat, p->lng, p->bssid[0] ? p->bssid : NULL, fix);
+    p->distance_m = fix->distance_m;
+    if (!fix->any_site) {
+        *location = "none";   /* no sites set up: nothing to check against */
+        return 0;
+    }
+    if (fix->wifi) {
+        *location = "wifi";
+        return 0;
+    }
+    if (p->accuracy > (double)http_config()->attendance.max_accuracy_m)
+        return E_INACCURATE;
+    if (fix->inside) {
+        *location = "fence";
+        return 0;
+    }
+    if (!strcmp(fix->site->policy, "flag")) {
+        *location = "flag";
+        return 0;
+    }
+    if (!strcmp(fix->site->policy, "field")) {
+        *location = "field";
+        return p->has_reason ? 0 : E_FIELD_REASON;
+    }
+    return E_OUTSIDE;
+}
+
+static void bind_opt_int(sqlite3_stmt *st, int idx, int64_t v)
+{
+    if (v)
+        sqlite3_bind_int64(st, idx, v);
+}
+
+static int punch_unit(struct db_conn *c, void *arg)
+{
+    struct punch_req *p = arg;
+    const struct gy_config *cfg = http_config();
+    int64_t now = clock_now(), at, id, opens_at;
+    char dept[200], home[64];
+    struct att_day days[3];
+    struct att_cand cand[3];
+    struct site_fix fix;
+    const char *location = "none", *source;
+    int64_t prior[64];
+    size_t ncand, nprior = 0;
+    enum att_dir dir;
+    int k, rc, minutes;
+    sqlite3_stmt *st;
+
+    if ((id = find_one(c, Q_BY_REQUEST, p->employee_id, p->request_id, 0)) ||
+        (cfg->attendance.repeat_window_s &&
+         (id = find_one(c, Q_RECENT, p->employee_id, NULL, now - cfg->attendance.repeat_window_s)))) {
+        p->replayed = true;
+        p->reply = punch_reply(c, id, true);
+        return p->reply ? GY_OK : GY_ERR;
+    }
+    st = db_stmt(c, &clockin_sql, Q_EMP);
+    sqlite3_bind_int64(st, 1, p->employee_id);
+    if (sqlite3_step(st) != SQLITE_ROW)
+        return db_done(st, 0), GY_ERR;
+    snprintf(dept, sizeof dept, "%s", (const char *)sqlite3_column_text(st, 0));
+    snprintf(home, sizeof home, "%s", (const char *)sqlite3_column_text(st, 1));
+    db_done(st, 0);
+    if ((rc = locate(c, p, home, &fix, &location)) != 0)
+        return rc;
+    /* A client_time more than a minute old is an offline punch: judged at
+     * the phone's time (its age was checked on the loop). */
+    at = (p->client_time && now - p->client_time > 60) ? p->client_time : now;
+    source = !strcmp(location, "field") ? "field" : at != now ? "offline" : "online";
+    k = pick_day(c, p->employee_id, dept, at, days, cand, &ncand, &opens_at);
+    if (k == -2)
+        return GY_ERR;
+    if (k < 0) {
+        p->opens_at = opens_at;
+        return opens_at && opens_at - at <= 12 * 3600 ? E_NOT_OPEN : E_NO_SHIFT;
+    }
+    st = db_stmt(c, &clockin_sql, Q_PRIOR);
+    sqlite3_bind_int64(st, 1, p->employee_id);
+    sqlite3_bind_int(st, 2, cand[k].local_day);
+    while (nprior < GY_ARRAY_LEN(prior) && sqlite3_step(st) == SQLITE_ROW)
+        prior[nprior++] = sqlite3_column_int64(st, 0);
+    db_done(st, 0);
+    dir = att_decide(cand[k].def, &cand[k].w, prior, nprior, at);
+    if (dir == ATT_IN)
+        minutes = at > cand[k].w.start ? (int)((at - cand[k].w.start + 59) / 60) : 0;
+    else
+        minutes = at < cand[k].w.end ? (int)((cand[k].w.end - at + 59) / 60) : 0;
+
+    st = db_stmt(c, &clockin_sql, Q_INSERT);
+    sqlite3_bind_int64(st, 1, p->employee_id);
+    sqlite3_bind_text(st, 2, p->request_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, at);
+    sqlite3_bind_int64(st, 4, now);
+    bind_opt_int(st, 5, p->client_time);
+    sqlite3_bind_text(st, 6, source, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 7, cand[k].local_day);
+    sqlite3_bind_int64(st, 8, days[k].version_id);
+    sqlite3_bind_text(st, 9, dir == ATT_IN ? "in" : "out", -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 10, 0);
+    sqlite3_bind_int(st, 11, minutes);
+    sqlite3_bind_double(st, 12, p->lat);
+    sqlite3_bind_double(st, 13, p->lng);
+    sqlite3_bind_double(st, 14, p->accuracy);
+    if (fix.distance_m >= 0)
+        sqlite3_bind_int64(st, 15, (int64_t)(fix.distance_m + 0.5));
+    if (fix.site)
+        sqlite3_bind_text(st, 16, fix.site->code, -1, SQLITE_STATIC);
+    if (p->bssid[0])
+        sqlite3_bind_text(st, 17, p->bssid, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 18, location, -1, SQLITE_STATIC);
+    if (!strcmp(location, "field"))
+        sqlite3_bind_text(st, 19, "pending", -1, SQLITE_STATIC);
+    bind_opt_int(st, 20, !strcmp(location, "field") ? p->moderation_id : 0);
+    if (sqlite3_step(st) != SQLITE_ROW)
+        return db_done(st, 0), db_fail(c, "punch insert");
+    id = sqlite3_column_int64(st, 0);
+    db_done(st, 0);
+    if (attday_settle(c, p->employee_id, cand[k].local_day, NULL) != GY_OK)
+        return GY_ERR;
+    p->reply = punch_reply(c, id, false);
+    return p->reply ? GY_OK : GY_ERR;
+}
+
+int clockin_insert_makeup(struct db_conn *c, int64_t emp, int32_t date, int64_t version, bool in,
+                          int64_t at, int64_t makeup_id, int64_t *punch_id)
+{
+    sqlite3_stmt *st = db_stmt(c, &clockin_sql, Q_INSERT);
+    char rid[32];
+
+    snprintf(rid, sizeof rid, "makeup-%lld", (long long)makeup_id);
+    sqlite3_bind_int64(st, 1, emp);
+    sqlite3_bind_text(st, 2, rid, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 3, at);
+    sqlite3_bind_int64(st, 4, clock_now());
+    sqlite3_bind_text(st, 6, "makeup", -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 7, date);
+    sqlite3_bind_int64(st, 8, version);
+    sqlite3_bind_text(st, 9, in ? "in" : "out", -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 10, 1);
+    sqlite3_bind_int(st, 11, 0);
+    sqlite3_bind_text(st, 18, "none", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 21, makeup_id);
+    if (sqlite3_step(st) != SQLITE_ROW)
+        return db_done(st, 0), db_fail(c, "make-up punch insert");
+    *punch_id = sqlite3_column_int64(st, 0);
+    db_done(st, 0);
+    return GY_OK;
+}
+
+static void punch_done(void *arg, int rc)
+{
+    struct punch_req *p = arg;
+    cJSON *extra = NULL;
+    char when[32];
+
+    switch (rc) {
+    case GY_OK:
+        api_reply_json(p->r, p->replayed ? 200 : 201, p->reply);
+        p->reply = NULL;
+        break;
+    case E_OUTSIDE:
+    case E_FIELD_REASON:
+        extra = cJSON_CreateObject();
+        cJSON_AddNumberToObject(extra, "distance_m", (double)(int64_t)(p->distance_m + 0.5));
+        api_reply_error_ex(p->r, rc == E_OUTSIDE ? "outside_site" : "field_reason_required", extra, 0);
+        break;
+    case E_INACCURATE:
+        extra = cJSON_CreateObject();
+        cJSON_AddNumberToObject(extra, "accuracy_m", p->accuracy);
+        cJSON_AddNumberToObject(extra, "max_accuracy_m", (double)http_config()->attendance.max_accuracy_m);
+        api_reply_error_ex(p->r, "location_inaccurate", extra, 0);
+        break;
+    case E_NOT_OPEN:
+        extra = cJSON_CreateObject();
+        clock_format(p->opens_at, when);
+        cJSON_AddStringToObject(extra, "opens_at", when);
+        api_reply_error_ex(p->r, "window_not_open", extra, 0);
+        break;
+    case E_NO_SHIFT:
+        extra = cJSON_CreateObject();
+        if (p->opens_at) {
+            clock_format(p->opens_at, when);
+            cJSON_AddStringToObject(extra, "opens_at", when);
+        }
+        api_reply_error_ex(p->r, "no_shift", extra, 0);
+        break;
+    default:
+        api_reply_error(p->r, "internal_error");
+    }
+    cJSON_Delete(p->reply);
+    free(p);
+}
+
+static void reason_checked(struct gy_req *r, void *arg, int64_t id, bool held)
+{
+    struct punch_req *p = arg;
+
+    (void)r, (void)held;
+    p->moderation_id = id;
+    writer_submit(punch_unit, punch_done, p);
+}
+
+/* Validate the body on the loop; NULL after a 4xx reply. */
+static struct punch_req *punch_parse(struct gy_req *r)
+{
+    const struct gy_config *cfg = http_config();
+    struct punch_req *p = gy_calloc(1, sizeof *p);
+    const char *rid, *bssid, *ct, *reason;
+    bool bad = false;
+
+    p->r = r;
+    p->employee_id = r->auth.employee_id;
+    if (api_num(r, r->json, "lat", -90, 90, true, &p->lat) != GY_OK ||
+        api_num(r, r->json, "lng", -180, 180, true, &p->lng) != GY_OK ||
+        api_num(r, r->json, "accuracy", 0, 1e6, true, &p->accuracy) != GY_OK ||
+        !(rid = api_str(r, "request_id", 1, 64)))
+        goto bad;
+    snprintf(p->request_id, sizeof p->request_id, "%s", rid);
+    bssid = api_opt_str(r, "wifi_bssid", 1, 32, &bad);
+    if (bad)
+        goto bad;
+    if (bssid && !sites_bssid_norm(bssid, p->bssid)) {
+        api_reply_bad_field(r, "wifi_bssid", "want_aa_bb_cc_dd_ee_ff");
+        goto bad;
+    }
+    ct = api_opt_str(r, "client_time", 1, 40, &bad);
+    if (bad)
+        goto bad;
+    if (ct) {
+        int64_t now = clock_now();
+        if (clock_parse(ct, &p->client_time) != GY_OK) {
+            api_reply_bad_field(r, "client_time", "want_iso8601_with_offset");
+            goto bad;
+        }
+        if (p->client_time > now + 300) {
+            api_reply_bad_field(r, "client_time", "in_the_future");
+            goto bad;
+        }
+        if (now - p->client_time > cfg->attendance.offline_max_age_s) {
+            api_reply_error(r, "offline_too_old");
+            free(p);
+            return NULL;
+        }
+    }
+    reason = api_opt_str(r, "field_reason", 2, 200, &bad);
+    if (bad)
+        goto bad;
+    p->has_reason = reason != NULL;
+    return p;
+bad:
+    free(p);
+    return NULL;
+}
+
+void clockin_post(struct gy_req *r)
+{
+    struct punch_req *p = punch_parse(r);
+    const cJSON *reason;
+
+    if (!p)
+        return;
+    if (!p->has_reason) {
+        writer_submit(punch_unit, punch_done, p);
+        return;
+    }
+    /* A field reason is shown to the supervisor: it goes through
+     * msg_sec_check first (risky text is refused there with 422). */
+    reason = cJSON_GetObjectItemCaseSensitive(r->json, "field_reason");
+    moderation_submit(r, "field_reason", reason->valuestring, 2, reason_checked, p, free);
+}
+
+/* ==== field punches: the supervisor's review ==== */
+
+/* Can the caller decide for an employee whose supervisor is SUP? */
+bool attendance_may_decide(const struct gy_req *r, const char *sup, const char *employee_no)
+{
+    if (r->auth.roles & R_HR)
+        return true;
+    return (r->auth.roles & R_SUPERVISOR) && r->auth.employee_no[0] &&
+           strcmp(sup, r->auth.employee_no) == 0 && strcmp(employee_no, r->auth.employee_no) != 0;
+}
+
+struct field_dec {
+    struct gy_req *r;
+    int64_t id;
+    bool approve;
+    cJSON *reply;
+};
+
+enum { E_NOT_FOUND = 1, E_DECIDED, E_FORBIDDEN };
+
+static int field_unit(struct db_conn *c, void *arg)
+{
+    struct field_dec *fd = arg;
+    sqlite3_stmt *st = db_stmt(c, &clockin_sql, Q_FIELD_GET);
+    int64_t emp;
+    int32_t date;
+    bool pending, allowed;
+
+    sqlite3_bind_int64(st, 1, fd->id);
+    if (sqlite3_step(st) != SQLITE_ROW || sqlite3_column_type(st, 2) == SQLITE_NULL)
+        return db_done(st, 0), E_NOT_FOUND;
+    emp = sqlite3_column_int64(st, 0);
+    date = sqlite3_column_int(st, 1);
+    pending = strcmp((const char *)sqlite3_column_text(st, 2), "pending") == 0;
+    allowed = attendance_may_decide(fd->r, (const char *)sqlite3_column_text(st, 3),
+                                    (const char *)sqlite3_column_text(st, 4));
+    db_done(st, 0);
+    if (!allowed)
+        return E_FORBIDDEN;
+    if (!pending)
+        return E_DECIDED;
+    st = db_stmt(c, &clockin_sql, Q_FIELD_SET);
+    sqlite3_bind_int64(st, 1, fd->id);
+    sqlite3_bind_text(st, 2, fd->approve ? "approved" : "rejected", -1, SQLITE_STATIC);
+    if (db_exec_stmt(st) != GY_OK || attday_settle(c, emp, date, NULL) != GY_OK)
+        return GY_ERR;
+    fd->reply = punch_reply(c, fd->id, false);
+    return fd->reply ? GY_OK : GY_ERR;
+}
+
+static void field_done(void *arg, int rc)
+{
+    struct field_dec *fd = arg;
+    static const char *const codes[] = { [E_NOT_FOUND] = "not_found", [E_DECIDED] = "already_decided",
+                                         [E_FORBIDDEN] = "forbidden" };
+
+    if (rc == GY_OK) {
+        cJSON_DeleteItemFromObject(fd->reply, "replayed");
+        cJSON_DeleteItemFromObject(fd->reply, "message");
+        api_reply_json(fd->r, 200, fd->reply);
+        fd->reply = NULL;
+    } else if (rc > 0 && rc <= E_FORBIDDEN) {
+        api_reply_error(fd->r, codes[rc]);
+    } else {
+        api_reply_error(fd->r, "internal_error");
+    }
+    cJSON_Delete(fd->reply);
+    free(fd);
+}
+
+/* "approve" or "reject" in the body's "decision"; -1 after a 400. */
+int attendance_decision(struct gy_req *r)
+{
+    const char *d = api_str(r, "decision", 6, 7);
+
+    if (!d)
+        return -1;
+    if (strcmp(d, "approve") && strcmp(d, "reject")) {
+        api_reply_bad_field(r, "decision", "want_approve_or_reject");
+        return -1;
+    }
+    return strcmp(d, "approve") == 0;
+}
+
+void field_decide(struct gy_req *r)
+{
+    struct field_dec *fd;
+    long long id;
+    int approve;
+
+    if (gy_parse_ll(r->params.value[0], 1, INT64_MAX, &id) != GY_OK) {
+        api_reply_error(r, "not_found");
+        return;
+    }
+    if ((approve = attendance_decision(r)) < 0)
+        return;
+    fd = gy_calloc(1, sizeof *fd);
+    fd->r = r;
+    fd->id = id;
+    fd->approve = approve;
+    writer_submit(field_unit, field_done, fd);
+}
+
+void field_list(struct gy_req *r)
+{
+    static const char *const statuses[] = { "pending", "approved", "rejected", "all" };
+    bool all = (r->auth.roles & R_HR) != 0;
+    struct api_page page;
+    char status[16];
+    sqlite3_stmt *st;
+    cJSON *body, *list;
+
+    if (api_query_choice(r, "status", statuses, GY_ARRAY_LEN(statuses), status, sizeof status) != GY_OK ||
+        api_page_params(r, 100, &page) != GY_OK)
+        return;
+    if (!status[0])
+        snprintf(status, sizeof status, "pending");
+    else if (!strcmp(status, "all"))
+        status[0] = '\0';
+    st = db_stmt(db_reader(), &clockin_sql, all ? Q_FIELD_LIST_ALL : Q_FIELD_LIST);
+    if (!all)
+        sqlite3_bind_text(st, 1, r->auth.employee_no, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, status, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, page.before);
+    sqlite3_bind_int64(st, 4, page.limit);
+    body = cJSON_CreateObject();
+    list = cJSON_AddArrayToObject(body, "items");
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        cJSON *o = cJSON_CreateObject();
+        const char *mstatus = (const char *)sqlite3_column_text(st, 8);
+        bool shown = mstatus && (!strcmp(mstatus, "visible") || !strcmp(mstatus, "released"));
+
+        page.last = sqlite3_column_int64(st, 0);
+        cJSON_AddNumberToObject(o, "id", (double)page.last);
+        add_time(o, "at", sqlite3_column_int64(st, 1));
+        cJSON_AddStringToObject(o, "employee_no", (const char *)sqlite3_column_text(st, 2));
+        cJSON_AddStringToObject(o, "name", (const char *)sqlite3_column_text(st, 3));
+        cJSON_AddStringToObject(o, "department", (const char *)sqlite3_column_text(st, 4));
+        cJSON_AddStringToObject(o, "field_status", (const char *)sqlite3_column_text(st, 5));
+        cJSON_AddNumberToObject(o, "distance_m", sqlite3_column_int(st, 6));
+        if (shown)
+            cJSON_AddStringToObject(o, "field_reason", (const char *)sqlite3_column_text(st, 7));
+        else
+            cJSON_AddNullToObject(o, "field_reason");   /* held by moderation */
+        cJSON_AddItemToArray(list, o);
+    }
+    db_done(st, 0);
+    api_reply_page(r, body, list, &page);
+}
