@@ -57,7 +57,7 @@ static const char *const sql[] = {
         "AND close_at <= ?1 LIMIT ?2",
     [Q_DIGEST_DUE] =
         "SELECT d.att_date, d.first_in, d.status, d.late_min, e.employee_no, e.name, e.department, "
-        "IFNULL(e.supervisor_no, ''), v.code, v.name FROM att_days d "
+        "IFNULL(e.supervisor_no, ''), v.code, v.name, d.excused FROM att_days d "
         "JOIN employees e ON e.id = d.employee_id JOIN shift_versions v ON v.id = d.shift_version_id "
         "WHERE d.digest_done = 0 AND d.shift_version_id IS NOT NULL AND d.start_at <= ?1 "
         "ORDER BY d.att_date, v.code, e.department, 8, e.employee_no",
@@ -551,7 +551,8 @@ static int digests(struct db_conn *c)
             names_add(&g->field, name, 0);
         else if (sqlite3_column_type(st, 1) == SQLITE_NULL)
             names_add(&g->missing, name, 0);
-        else if (!strcmp(status, "late") || !strcmp(status, "late_and_early") || !strcmp(status, "absent"))
+        else if (!strcmp(status, "late") || !strcmp(status, "late_and_early") || !strcmp(status, "absent") ||
+                 sqlite3_column_int(st, 10))   /* excused by the allowance, still late */
             names_add(&g->late, name, sqlite3_column_int(st, 3));
     }
     db_done(st, 0);

@@ -476,12 +476,16 @@ static void run_me(struct db_conn *c, void *arg)
             }
         }
         if (rep->csv) {
-            char date[11], in[32] = "", out[32] = "";
+            char date[11], in[32] = "", out[32] = "";   /* "08:03:00" of the ISO time */
             att_format_date(d.date, date);
-            if (d.first_in)
+            if (d.first_in) {
                 clock_format(d.first_in, in);
-            if (d.last_out)
+                in[19] = '\0';
+            }
+            if (d.last_out) {
                 clock_format(d.last_out, out);
+                out[19] = '\0';
+            }
             csv_out_text(&rep->out, date);
             csv_out_text(&rep->out, has_shift ? v.name : "休息");
             csv_out_text(&rep->out, att_status_name(d.status));
