@@ -6,6 +6,8 @@
  * All times are Asia/Shanghai; expected epochs come from local_t() below,
  * which does not use the engine.
  */
+#include <math.h>
+
 #include "attendance.h"
 #include "unit.h"
 
@@ -545,9 +547,48 @@ static void status_names(void)
     CHECK_STR(att_status_name((enum att_status)99), "unknown");
 }
 
+static void helpers(void)
+{
+    int32_t d, first, next;
+    int min;
+    char out[11];
+
+    /* One degree of latitude is about 111.2 km; a point to itself is 0. */
+    CHECK(fabs(att_distance_m(31.0, 121.0, 32.0, 121.0) - 111195.0) < 50.0);
+    CHECK(att_distance_m(31.2304, 121.4737, 31.2304, 121.4737) == 0.0);
+    CHECK(fabs(att_distance_m(31.2304, 121.4737, 31.2310, 121.4740) - 72.6) < 2.0);
+    CHECK(att_parse_date("2026-11-23", &d) == 0);
+    CHECK(d == 20780);   /* days since 1970-01-01 */
+    att_format_date(d, out);
+    CHECK_STR(out, "2026-11-23");
+    CHECK(att_parse_date("2024-02-29", &d) == 0);
+    CHECK(att_parse_date("2026-02-29", &d) == -1);   /* not a leap year */
+    CHECK(att_parse_date("2026-13-01", &d) == -1);
+    CHECK(att_parse_date("2026-1-01", &d) == -1);
+    CHECK(att_parse_date("2026-11-23x", &d) == -1);
+    CHECK(att_parse_month("2026-12", &first, &next) == 0);
+    att_format_date(first, out);
+    CHECK_STR(out, "2026-12-01");
+    att_format_date(next, out);
+    CHECK_STR(out, "2027-01-01");
+    CHECK(att_parse_month("2026-00", &first, &next) == -1);
+    CHECK(att_parse_hhmm("08:30", &min) == 0 && min == 510);
+    CHECK(att_parse_hhmm("24:00", &min) == -1);
+    CHECK(att_parse_hhmm("8:30", &min) == -1);
+    CHECK(att_in_minutes(23 * 60, 22 * 60, 7 * 60));    /* quiet 22:00-07:00 */
+    CHECK(att_in_minutes(6 * 60 + 59, 22 * 60, 7 * 60));
+    CHECK(!att_in_minutes(7 * 60, 22 * 60, 7 * 60));
+    CHECK(!att_in_minutes(12 * 60, 22 * 60, 7 * 60));
+    CHECK(att_in_minutes(12 * 60, 12 * 60, 13 * 60));
+    CHECK(!att_in_minutes(0, 0, 0));                    /* "" = never quiet */
+    CHECK(att_status_parse("late_and_early") == ATT_LATE_AND_EARLY);
+    CHECK(att_status_parse("nonsense") == -1);
+}
+
 int main(void)
 {
     static const struct unit_test tests[] = {
+        {"distances, dates, months, times of day", helpers},
         {"local days and weekdays", local_days},
         {"shift definition checks", shift_checks},
         {"shift instances, day and night", instances},

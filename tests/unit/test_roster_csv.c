@@ -200,6 +200,25 @@ static void problems_json(void)
     roster_file_free(&f);
 }
 
+/* CSV for Excel: BOM, CRLF, quotes doubled, formulas defused. */
+static void csv_writer(void)
+{
+    struct csv_out o;
+
+    csv_out_init(&o);
+    csv_out_text(&o, "日期");
+    csv_out_text(&o, "say \"hi\", ok");
+    csv_out_end_row(&o);
+    csv_out_text(&o, "=1+1");
+    csv_out_num(&o, 12);
+    csv_out_num(&o, 0.25);
+    csv_out_text(&o, NULL);
+    csv_out_end_row(&o);
+    CHECK_STR(o.buf, "\xEF\xBB\xBF\"日期\",\"say \"\"hi\"\", ok\"\r\n\"'=1+1\",12,0.25,\"\"\r\n");
+    CHECK(o.len == strlen(o.buf));
+    csv_out_free(&o);
+}
+
 static const struct unit_test tests[] = {
     { "plain", plain },
     { "bom_crlf_quotes", bom_crlf_quotes },
@@ -211,6 +230,7 @@ static const struct unit_test tests[] = {
     { "unbalanced_quote", unbalanced_quote },
     { "many_problems_capped", many_problems_capped },
     { "problems_json", problems_json },
+    { "csv_writer", csv_writer },
 };
 
 int main(void)
