@@ -25,10 +25,14 @@ enum {
     "distance_m, site_code, location, field_status, employee_id"
 static const char *const sql[] = {
     [Q_EMP] = "SELECT department, site, IFNULL(supervisor_no, '') FROM employees WHERE id = ?1",
-    [Q_BY_REQUEST] = "SELECT id FROM punches WHERE employee_id = ?1 AND request_id = ?2",
+    /* Both by punches_day over the attendance dates a punch sent now can
+     * have: ?3..?4 (offline punches reach back offline_max_age_s). */
+    [Q_BY_REQUEST] =
+        "SELECT id FROM punches WHERE employee_id = ?1 AND att_date BETWEEN ?3 AND ?4 "
+        "AND request_id = ?2 AND source <> 'makeup'",
     [Q_RECENT] =
-        "SELECT id FROM punches WHERE employee_id = ?1 AND received_at >= ?2 AND source <> 'makeup' "
-        "ORDER BY received_at DESC, id DESC LIMIT 1",
+        "SELECT id FROM punches WHERE employee_id = ?1 AND att_date BETWEEN ?3 AND ?4 "
+        "AND received_at >= ?2 AND source <> 'makeup' ORDER BY received_at DESC, id DESC LIMIT 1",
     [Q_PUNCH] = "SELECT " PUNCH_COLS " FROM punches WHERE id = ?1",
     [Q_PRIOR] =
         "SELECT at FROM punches WHERE employee_id = ?1 AND att_date = ?2 "
@@ -183,9 +187,12 @@ static cJSON *punch_reply(struct db_conn *c, int64_t id, bool replayed)
 static int64_t find_one(struct db_conn *c, int q, int64_t emp, const char *text, int64_t num)
 {
     sqlite3_stmt *st = db_stmt(c, &clockin_sql, q);
+    int32_t today = attday_today();
     int64_t id = 0;
 
     sqlite3_bind_int64(st, 1, emp);
+    sqlite3_bind_int(st, 3, today - (int32_t)(http_config()->attendance.offline_max_age_s / 86400) - 2);
+    sqlite3_bind_int(st, 4, today + 1);
     if (text)
         sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC);
     else

@@ -205,12 +205,16 @@ def set_clock(port, when, db_path):
     assert st == 200, raw
     # The timer plans the day's rows for everyone: wait for it, so the load
     # that follows measures punching, not planning.
+    # Jumping the clock also leaves yesterday's rows to finalise (at 21:00
+    # in real life): wait for both.
     want = [local_day(when.date()) + k for k in (-1, 0, 1)]
     db = sqlite3.connect(db_path, timeout=30)
-    deadline = time.time() + 120
+    deadline = time.time() + 300
     while time.time() < deadline:
         have = {r[0] for r in db.execute("SELECT att_date FROM att_plans")}
-        if all(w in have for w in want):
+        due = db.execute("SELECT count(*) FROM att_days WHERE final = 0 AND shift_version_id IS NOT NULL "
+                         "AND close_at <= ?", (int(when.timestamp()),)).fetchone()[0]
+        if all(w in have for w in want) and due == 0:
             break
         time.sleep(0.2)
     db.close()
