@@ -7,6 +7,7 @@ at the morning hand-over; the monthly late allowance; the reports and
 their CSV."""
 import csv
 import io
+import json
 import urllib.parse
 import unittest
 
@@ -44,6 +45,8 @@ def config():
                                    "robot_line": "{name} {date} {kind} {time}：{reason}"},
                 "makeup_decision": {"channel": "robot", "robot_title": "补卡结果",
                                     "robot_line": "{date} {kind} {time} {result}"},
+                "clockin_reminder": {"template_id": "TPL_remind", "page": "pages/clockin/index",
+                                     "data": {"thing1": "shift", "time2": "start"}},
             },
             "robots": {"assembly": "http://127.0.0.1:1/cgi-bin/webhook/send?key=k-assembly"},
             "routes": [{"kind": "*", "department": "装配", "robot": "assembly"}],
@@ -60,8 +63,9 @@ class Attendance(E2ETestCase):
 
     # ---- set-up helpers ----
 
-    def env_up(self):
+    def env_up(self, **attendance):
         c = config()
+        c["attendance"].update(attendance)
         env = self.fresh(config=c, start=False)
         c["notify"]["robots"]["assembly"] = ("http://127.0.0.1:%d/cgi-bin/webhook/send?key=k-assembly"
                                             % env.sim_port)
@@ -365,6 +369,41 @@ class Attendance(E2ETestCase):
         # A reason does not make a refuse site accept it.
         self.assertError(self.punch(env, "W01", where=FAR, field_reason="x" * 3), 422, "outside_site")
         self.assertEqual(env.count("punches"), 0)
+
+
+    def test_reminder_quiet_hours_and_makeup_limit(self):
+        env = self.env_up(remind_before_min=15, quiet_hours="08:15-09:00")
+        # W01 holds a credit for the reminder's template; W02 does not.
+        self.assertOk(env.call("POST", "/api/v1/subscriptions", {"results": {"TPL_remind": "accept"}},
+                               token=self.tokens["W01"]))
+        self.set_clock(env, at(23, "07:46"))
+        wait_until(lambda: env.count("notifications", "kind = 'clockin_reminder'") == 1, what="reminder")
+        self.assertEqual(env.q1("SELECT employee_no FROM notifications WHERE kind = 'clockin_reminder'"), "W01")
+        fields = json.loads(env.q1("SELECT fields FROM notifications WHERE kind = 'clockin_reminder'"))
+        self.assertEqual((fields["shift"], fields["start"]), ("白班", at(23, "08:00")))
+        # Reminded once: the next tick sends nothing more.
+        self.set_clock(env, at(23, "07:50"))
+        self.assertEqual(env.count("notifications", "kind = 'clockin_reminder'"), 1)
+        # 08:31 is in the quiet hours: the digest waits until 09:00.
+        self.set_clock(env, at(23, "08:31"))
+        self.set_clock(env, at(23, "08:40"))
+        self.assertEqual(env.count("notifications", "kind = 'attendance_digest'"), 0)
+        self.set_clock(env, at(23, "09:01"))
+        wait_until(lambda: env.count("notifications", "kind = 'attendance_digest'") >= 1, what="digest after quiet")
+        # Make-ups: two a month, the third is refused; past the deadline too.
+        self.set_clock(env, at(26, "10:00"))
+        for day, kind in ((23, "in"), (24, "in")):
+            self.assertOk(env.call("POST", "/api/v1/attendance/makeups",
+                                   {"date": "2026-11-%02d" % day, "kind": kind, "time": at(day, "07:59"),
+                                    "reason": "忘记打卡"}, token=self.tokens["W02"]), 201)
+        self.assertError(env.call("POST", "/api/v1/attendance/makeups",
+                                  {"date": "2026-11-25", "kind": "in", "time": at(25, "07:59"),
+                                   "reason": "忘记打卡"}, token=self.tokens["W02"]), 422, "makeup_limit")
+        e = self.assertError(env.call("POST", "/api/v1/attendance/makeups",
+                                      {"date": "2026-11-20", "kind": "in", "time": "2026-11-20T07:59:00+08:00",
+                                       "reason": "忘记打卡"}, token=self.tokens["W03"]), 422, "makeup_not_allowed")
+        self.assertEqual(e["reason"], "past_deadline")
+        self.assertEqual(env.count("makeups"), 2)
 
 
 if __name__ == "__main__":
