@@ -150,7 +150,7 @@ def seed(db_path, n, seed_value, tokens_path):
             tok = secrets.token_urlsafe(32)
             tokens.append(tok)
             users.append((i, "obench%07d" % i, "k", now, now))
-            sessions.append((hashlib.sha256(tok.encode()).hexdigest(), i, now, now + 30 * 86400, now + 86400))
+            sessions.append((hashlib.sha256(tok.encode()).hexdigest(), i, now, now + 30 * 86400, now - 3600))
             emps.append((i, "E%06d" % i, "工人%d" % i, depts[i % len(depts)], "138%08d" % i, "F1",
                          "worker", i, now, now, now))
         db.executemany("INSERT INTO wx_users (id, openid, session_key, created_at, last_login_at) "
