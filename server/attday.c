@@ -21,7 +21,7 @@
 
 enum {
     Q_GET, Q_INSERT, Q_REPLAN, Q_PUNCHES, Q_STORE, Q_MONTH, Q_SET_STATUS, Q_PLANNED, Q_PLAN_MARK,
-    Q_ACTIVE, Q_DUE, Q_DIGEST_DUE, Q_DIGEST_MARK, Q_REMIND_DUE, Q_REMIND_MARK, Q_FIELD_DUE,
+    Q_ACTIVE, Q_LAST_PLANNED, Q_DUE, Q_DIGEST_DUE, Q_DIGEST_MARK, Q_REMIND_DUE, Q_REMIND_MARK, Q_FIELD_DUE,
     Q_FIELD_MARK,
 };
 static const char *const sql[] = {
@@ -34,7 +34,7 @@ static const char *const sql[] = {
         "open_at, close_at, status, final, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     [Q_REPLAN] =
         "UPDATE att_days SET shift_version_id = ?3, start_at = ?4, end_at = ?5, open_at = ?6, "
-        "close_at = ?7, digest_done = 0, reminded = 0, updated_at = ?8 "
+        "close_at = ?7, updated_at = ?8 "
         "WHERE employee_id = ?1 AND att_date = ?2",
     [Q_PUNCHES] =
         "SELECT at, fixed_dir, dir, field_status FROM punches WHERE employee_id = ?1 AND att_date = ?2 "
@@ -50,6 +50,7 @@ static const char *const sql[] = {
     [Q_SET_STATUS] =
         "UPDATE att_days SET status = ?3, excused = ?4 WHERE employee_id = ?1 AND att_date = ?2",
     [Q_PLANNED] = "SELECT 1 FROM att_plans WHERE att_date = ?1",
+    [Q_LAST_PLANNED] = "SELECT max(att_date) FROM att_plans WHERE att_date < ?1",
     [Q_PLAN_MARK] = "INSERT OR REPLACE INTO att_plans (att_date, planned_at) VALUES (?1, ?2)",
     [Q_ACTIVE] = "SELECT id, department FROM employees WHERE active = 1",
     [Q_DUE] =
@@ -613,14 +614,14 @@ static int reminders(struct db_conn *c)
     while (rc == GY_OK && sqlite3_step(st) == SQLITE_ROW) {
         int64_t start = sqlite3_column_int64(st, 0);
         const char *openid = (const char *)sqlite3_column_text(st, 5);
-        char when[32];
+        char when[20];
         cJSON *f;
 
         if (start <= now || sqlite3_column_type(st, 1) != SQLITE_NULL || !openid[0] ||
             consent_credits(c, openid, k->template_id) <= 0)
             continue;
         f = cJSON_CreateObject();
-        clock_format(start, when);
+        clock_format_minute(start, when);
         cJSON_AddStringToObject(f, "start", when);
         cJSON_AddStringToObject(f, "shift", (const char *)sqlite3_column_text(st, 4));
         cJSON_AddStringToObject(f, "name", (const char *)sqlite3_column_text(st, 3));
@@ -635,13 +636,30 @@ static int reminders(struct db_conn *c)
     return db_exec_stmt(st);
 }
 
+/* The first date to plan: yesterday, or the day after the last one
+ * planned if the daemon was down longer (a month back at most), so every
+ * scheduled day gets its row and its absences. */
+static int32_t plan_from(struct db_conn *c, int32_t today)
+{
+    sqlite3_stmt *st = db_stmt(c, &attday_sql, Q_LAST_PLANNED);
+    int32_t from = today - 1;
+
+    sqlite3_bind_int(st, 1, today - 1);
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+        int32_t last = sqlite3_column_int(st, 0);
+        from = last + 1 > today - 31 ? last + 1 : today - 31;
+    }
+    db_done(st, 0);
+    return from;
+}
+
 static int tick_unit(struct db_conn *c, void *arg)
 {
     bool *more = arg;
     int32_t today = attday_today();
     int rc = GY_OK;
 
-    for (int32_t d = today - 1; d <= today + 1 && rc == GY_OK; d++)
+    for (int32_t d = plan_from(c, today); d <= today + 1 && rc == GY_OK; d++)
         rc = plan_date(c, d);
     if (rc == GY_OK)
         rc = finalise(c, more);

@@ -119,3 +119,12 @@ void clock_format(int64_t t, char out[32])
     size_t n = strlen(out);
     snprintf(out + n, 32 - n, "%.3s:%.2s", zone, zone + 3);
 }
+
+void clock_format_minute(int64_t t, char out[20])
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+
+    localtime_r(&tt, &tm);
+    strftime(out, 20, "%Y-%m-%d %H:%M", &tm);
+}

@@ -289,10 +289,14 @@ static int punch_unit(struct db_conn *c, void *arg)
     size_t ncand, nprior = 0;
     enum att_dir dir;
     int k, rc, minutes;
+    bool offline;
     sqlite3_stmt *st;
 
+    /* A second tap within the repeat window gets the first answer; a punch
+     * queued offline is its own punch, whenever it arrives. */
+    offline = p->client_time && now - p->client_time > 60;
     if ((id = find_one(c, Q_BY_REQUEST, p->employee_id, p->request_id, 0)) ||
-        (cfg->attendance.repeat_window_s &&
+        (!offline && cfg->attendance.repeat_window_s &&
          (id = find_one(c, Q_RECENT, p->employee_id, NULL, now - cfg->attendance.repeat_window_s)))) {
         p->replayed = true;
         p->reply = punch_reply(c, id, true);
@@ -309,7 +313,7 @@ static int punch_unit(struct db_conn *c, void *arg)
         return rc;
     /* A client_time more than a minute old is an offline punch: judged at
      * the phone's time (its age was checked on the loop). */
-    at = (p->client_time && now - p->client_time > 60) ? p->client_time : now;
+    at = offline ? p->client_time : now;
     source = !strcmp(location, "field") ? "field" : at != now ? "offline" : "online";
     k = pick_day(c, p->employee_id, dept, at, days, cand, &ncand, &opens_at);
     if (k == -2)
@@ -405,7 +409,10 @@ static void punch_done(void *arg, int rc)
     case E_OUTSIDE:
     case E_FIELD_REASON:
         extra = cJSON_CreateObject();
-        cJSON_AddNumberToObject(extra, "distance_m", (double)(int64_t)(p->distance_m + 0.5));
+        if (p->distance_m < 0)
+            cJSON_AddNullToObject(extra, "distance_m");   /* a site with Wi-Fi only */
+        else
+            cJSON_AddNumberToObject(extra, "distance_m", (double)(int64_t)(p->distance_m + 0.5));
         api_reply_error_ex(p->r, rc == E_OUTSIDE ? "outside_site" : "field_reason_required", extra, 0);
         break;
     case E_INACCURATE:
@@ -480,7 +487,7 @@ static struct punch_req *punch_parse(struct gy_req *r)
             api_reply_bad_field(r, "client_time", "in_the_future");
             goto bad;
         }
-        if (now - p->client_time > cfg->attendance.offline_max_age_s) {
+        if (now - p->client_time > 60 && now - p->client_time > cfg->attendance.offline_max_age_s) {
             api_reply_error(r, "offline_too_old");
             free(p);
             return NULL;

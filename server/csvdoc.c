@@ -325,9 +325,17 @@ void csv_out_text(struct csv_out *o, const char *s)
 
 void csv_out_num(struct csv_out *o, double v)
 {
-    char num[40];
+    char num[64];
     int n = (v == (double)(long long)v) ? snprintf(num, sizeof num, "%lld", (long long)v)
-                                         : snprintf(num, sizeof num, "%.4g", v);
+                                         : snprintf(num, sizeof num, "%.4f", v);
+
+    /* 1234.5000 -> 1234.5: plain decimals, never 1.2e+03 */
+    if (strchr(num, '.')) {
+        while (n > 0 && num[n - 1] == '0')
+            num[--n] = '\0';
+        if (n > 0 && num[n - 1] == '.')
+            num[--n] = '\0';
+    }
 
     if (!o->row_start)
         out_put(o, ",", 1);

@@ -81,6 +81,9 @@ void clock_set(int64_t now);
 /* Format T as ISO 8601 in the configured time zone, e.g.
  * "2026-11-23T08:03:00+08:00". OUT needs 32 bytes. */
 void clock_format(int64_t t, char out[32]);
+/* "2026-11-23 08:03" in the configured zone: what WeChat's time and date
+ * template fields accept. OUT needs 20 bytes. */
+void clock_format_minute(int64_t t, char out[20]);
 /* Parse ISO 8601 with an offset ("2026-11-23T08:03:00+08:00" or "...Z")
  * into Unix seconds. GY_ERR when malformed or without an offset. */
 int clock_parse(const char *s, int64_t *out);

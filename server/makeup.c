@@ -164,7 +164,7 @@ static int ask_unit(struct db_conn *c, void *arg)
 {
     struct ask *a = arg;
     const struct gy_config *cfg = http_config();
-    char dept[200], sup[64], no[64], name[128], hhmm[32], date[11];
+    char dept[200], sup[64], no[64], name[128], hhmm[20], date[11];
     struct att_day d;
     sqlite3_stmt *st = db_stmt(c, &makeup_sql, Q_EMP);
     int64_t id;
@@ -207,7 +207,7 @@ static int ask_unit(struct db_conn *c, void *arg)
     if (sup[0]) {
         f = cJSON_CreateObject();
         att_format_date(a->date, date);
-        clock_format(a->at, hhmm);
+        clock_format_minute(a->at, hhmm);
         cJSON_AddStringToObject(f, "name", name);
         cJSON_AddStringToObject(f, "employee_no", no);
         cJSON_AddStringToObject(f, "date", date);
@@ -311,7 +311,7 @@ static int decide_unit(struct db_conn *c, void *arg)
 {
     struct decide *dc = arg;
     sqlite3_stmt *st = db_stmt(c, &makeup_sql, Q_GET);
-    char no[64], sup[64], by[64], date[11], hhmm[32];
+    char no[64], sup[64], by[64], date[11], hhmm[20];
     int64_t emp, at, punch = 0;
     int32_t day;
     bool in, pending;
@@ -357,7 +357,7 @@ static int decide_unit(struct db_conn *c, void *arg)
         return GY_ERR;
     f = cJSON_CreateObject();
     att_format_date(day, date);
-    clock_format(at, hhmm);
+    clock_format_minute(at, hhmm);
     cJSON_AddStringToObject(f, "date", date);
     cJSON_AddStringToObject(f, "kind", in ? "上班" : "下班");
     cJSON_AddStringToObject(f, "time", hhmm);

@@ -630,17 +630,18 @@ void schedule_upload(struct gy_req *r)
 void schedule_get(struct gy_req *r)
 {
     struct db_conn *c = db_reader();
-    const char *no = api_query(r, "employee_no");
-    char from_s[16], to_s[16], dept[200] = "";
+    const char *q = api_query(r, "employee_no");
+    char no[64], from_s[16], to_s[16], dept[200] = "";
     int32_t from, to;
     int64_t emp = 0;
     sqlite3_stmt *st;
     cJSON *body, *days;
 
-    if (!no || !*no) {
-        api_reply_bad_field(r, "employee_no", "missing");
+    if (!q || !*q || strlen(q) >= sizeof no) {
+        api_reply_bad_field(r, "employee_no", q && *q ? "too_long" : "missing");
         return;
     }
+    snprintf(no, sizeof no, "%s", q);   /* api_query's buffer is reused below */
     st = db_stmt(c, &shifts_sql, Q_EMP_BY_NO);
     sqlite3_bind_text(st, 1, no, -1, SQLITE_TRANSIENT);
     if (sqlite3_step(st) == SQLITE_ROW) {

@@ -165,6 +165,10 @@ void sites_locate(struct db_conn *c, const char *home, double lat, double lng, c
             }
         }
     }
+    /* Sites with no fence (Wi-Fi only): their policy still decides. */
+    for (size_t i = 0; !fix->site && i < n; i++)
+        if (!has_home || strcmp(all[i].code, home) == 0)
+            fix->site = &all[i];
     fix->inside = fix->wifi || (fix->distance_m >= 0 && fix->outside_m <= 0);
 }
 

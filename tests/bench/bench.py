@@ -192,6 +192,12 @@ def seed(db_path, n, seed_value, tokens_path):
                            "VALUES (?,?,?,?,?,?,?,?,?,'fence')", prows)
             db.execute("INSERT INTO att_plans VALUES (?, ?)", (dn, now))
             npunch += len(prows)
+        # The days between the history and the bench were "planned" (empty):
+        # the daemon fills days missed while it was down, not these.
+        d = days[-1] + datetime.timedelta(days=1)
+        while d < DAY_CLOCKIN.date() - datetime.timedelta(days=1):
+            db.execute("INSERT INTO att_plans VALUES (?, ?)", (local_day(d), now))
+            d += datetime.timedelta(days=1)
     db.close()
     with open(tokens_path, "w") as f:
         f.write("\n".join(tokens) + "\n")

@@ -339,6 +339,7 @@ class Attendance(E2ETestCase):
         sched = self.assertOk(env.call("GET", "/api/v1/admin/schedule?employee_no=W02&from=2026-11-28"
                                               "&to=2026-11-30", token=hr))
         self.assertEqual([d["shift_code"] for d in sched["days"]], [None, None, "N"])
+        self.assertEqual(sched["employee_no"], "W02")
 
     def test_setup_is_validated_and_all_or_nothing(self):
         env = self.env_up()
@@ -366,9 +367,23 @@ class Attendance(E2ETestCase):
         self.set_clock(env, at(23, "07:59"))
         e = self.assertError(self.punch(env, "W01", where=FAR), 422, "outside_site")
         self.assertGreater(e["distance_m"], 3000)
+        # A Wi-Fi-only site: off its Wi-Fi, its policy decides (no fence to measure).
+        self.assertOk(env.call("PUT", "/api/v1/admin/sites/F1",
+                               {"name": "一厂", "fences": [], "wifi_bssids": ["aa:bb:cc:dd:ee:02"],
+                                "out_of_range": "flag"}, token=hr))
+        j = self.assertOk(self.punch(env, "W02", where=FAR), 201)
+        self.assertEqual((j["punch"]["location"], j["punch"]["distance_m"]), ("flag", None))
+        self.assertIn("位置异常", j["message"])
+        # An offline punch arriving within the repeat window of another is still stored.
+        self.set_clock(env, at(23, "07:59") + "")
+        j = self.assertOk(self.punch(env, "W02", where=FAR, client_time=at(23, "07:40")), 201)
+        self.assertEqual(j["punch"]["source"], "offline")
+        self.assertEqual(env.count("punches", "employee_id = (SELECT id FROM employees WHERE employee_no = 'W02')"), 2)
+        self.assertOk(env.call("PUT", "/api/v1/admin/sites/F1",
+                               {"name": "一厂", "fences": [FENCE], "out_of_range": "refuse"}, token=hr))
         # A reason does not make a refuse site accept it.
         self.assertError(self.punch(env, "W01", where=FAR, field_reason="x" * 3), 422, "outside_site")
-        self.assertEqual(env.count("punches"), 0)
+        self.assertEqual(env.count("punches", "employee_id = (SELECT id FROM employees WHERE employee_no = 'W01')"), 0)
 
 
     def test_reminder_quiet_hours_and_makeup_limit(self):
@@ -380,7 +395,8 @@ class Attendance(E2ETestCase):
         wait_until(lambda: env.count("notifications", "kind = 'clockin_reminder'") == 1, what="reminder")
         self.assertEqual(env.q1("SELECT employee_no FROM notifications WHERE kind = 'clockin_reminder'"), "W01")
         fields = json.loads(env.q1("SELECT fields FROM notifications WHERE kind = 'clockin_reminder'"))
-        self.assertEqual((fields["shift"], fields["start"]), ("白班", at(23, "08:00")))
+        # WeChat's time fields take "2026-11-23 08:00", not ISO 8601.
+        self.assertEqual((fields["shift"], fields["start"]), ("白班", "2026-11-23 08:00"))
         # Reminded once: the next tick sends nothing more.
         self.set_clock(env, at(23, "07:50"))
         self.assertEqual(env.count("notifications", "kind = 'clockin_reminder'"), 1)
