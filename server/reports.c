@@ -160,12 +160,23 @@ void reports_stop(void)
     "WHERE d.att_date >= ?1 AND d.att_date <= ?2 AND d.shift_version_id IS NOT NULL " \
     "AND d.start_at <= ?3 AND (?4 = '' OR e.department = ?4) AND (?5 = '' OR e.supervisor_no = ?5) "
 #define REPORT_SUMS \
-    "count(*), sum(d.first_in IS NOT NULL OR d.last_out IS NOT NULL), " \
-    "sum(d.status IN ('late', 'late_and_early')), " \
-    "sum(d.tier = 2 AND d.status IN ('late', 'late_and_early')), sum(d.excused), " \
-    "sum(d.status IN ('early_leave', 'late_and_early')), sum(d.status = 'absent'), " \
-    "sum(d.status IN ('missing_in', 'missing_out')), sum(d.status = 'field_pending'), " \
-    "sum(d.worked_min) "
+    "count(*) AS c1, sum(d.first_in IS NOT NULL OR d.last_out IS NOT NULL) AS c2, " \
+    "sum(d.status IN ('late', 'late_and_early')) AS c3, " \
+    "sum(d.tier = 2 AND d.status IN ('late', 'late_and_early')) AS c4, sum(d.excused) AS c5, " \
+    "sum(d.status IN ('early_leave', 'late_and_early')) AS c6, sum(d.status = 'absent') AS c7, " \
+    "sum(d.status IN ('missing_in', 'missing_out')) AS c8, sum(d.status = 'field_pending') AS c9, " \
+    "sum(d.worked_min) AS c10 "
+
+/* By department or employee: summed per employee first, in the order of
+ * att_days' key, then joined once per employee (not once per day row). */
+#define PER_EMPLOYEE \
+    "FROM (SELECT d.employee_id AS eid, " REPORT_SUMS \
+    "FROM att_days d WHERE d.att_date >= ?1 AND d.att_date <= ?2 AND d.shift_version_id IS NOT NULL " \
+    "AND d.start_at <= ?3 GROUP BY d.employee_id) x JOIN employees e ON e.id = x.eid " \
+    "WHERE (?4 = '' OR e.department = ?4) AND (?5 = '' OR e.supervisor_no = ?5) "
+#define PER_EMPLOYEE_SUMS \
+    "sum(x.c1), sum(x.c2), sum(x.c3), sum(x.c4), sum(x.c5), sum(x.c6), sum(x.c7), sum(x.c8), " \
+    "sum(x.c9), sum(x.c10) "
 
 enum { Q_BY_DAY, Q_BY_MONTH, Q_BY_DEPT, Q_BY_EMP, Q_ME_DAYS, Q_ME_MAKEUPS };
 static const char *const sql[] = {
@@ -173,10 +184,10 @@ static const char *const sql[] = {
                  "GROUP BY d.att_date ORDER BY d.att_date",
     [Q_BY_MONTH] = "SELECT strftime('%Y-%m', d.att_date * 86400, 'unixepoch') AS k, '', " REPORT_SUMS
                    REPORT_WHERE "GROUP BY k ORDER BY k",
-    [Q_BY_DEPT] = "SELECT e.department, '', " REPORT_SUMS REPORT_WHERE
+    [Q_BY_DEPT] = "SELECT e.department, '', " PER_EMPLOYEE_SUMS PER_EMPLOYEE
                   "GROUP BY e.department ORDER BY e.department",
-    [Q_BY_EMP] = "SELECT e.employee_no, max(e.name) || ' · ' || max(e.department), " REPORT_SUMS
-                 REPORT_WHERE "GROUP BY e.employee_no ORDER BY e.employee_no",
+    [Q_BY_EMP] = "SELECT e.employee_no, max(e.name) || ' · ' || max(e.department), " PER_EMPLOYEE_SUMS
+                 PER_EMPLOYEE "GROUP BY e.employee_no ORDER BY e.employee_no",
     [Q_ME_DAYS] =
         "SELECT d.att_date, d.shift_version_id, d.start_at, d.end_at, d.open_at, d.close_at, d.status, "
         "d.first_in, d.last_out, d.late_min, d.early_min, d.worked_min, d.tier, d.half_day, d.excused, "
