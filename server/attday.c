@@ -339,18 +339,6 @@ int attday_replan(struct db_conn *c, int64_t emp, const char *dept, int32_t date
 
 /* ==== JSON ==== */
 
-static void add_time(cJSON *o, const char *name, int64_t t)
-{
-    char when[32];
-
-    if (!t) {
-        cJSON_AddNullToObject(o, name);
-        return;
-    }
-    clock_format(t, when);
-    cJSON_AddStringToObject(o, name, when);
-}
-
 cJSON *attday_json(const struct att_day *d, const struct shift_version *v)
 {
     cJSON *o = cJSON_CreateObject();
@@ -362,16 +350,16 @@ cJSON *attday_json(const struct att_day *d, const struct shift_version *v)
         cJSON *s = cJSON_AddObjectToObject(o, "shift");
         cJSON_AddStringToObject(s, "code", v->def.code);
         cJSON_AddStringToObject(s, "name", v->name);
-        add_time(s, "start", d->w.start);
-        add_time(s, "end", d->w.end);
-        add_time(s, "opens_at", d->w.open);
-        add_time(s, "closes_at", d->w.close);
+        api_add_time(s, "start", d->w.start);
+        api_add_time(s, "end", d->w.end);
+        api_add_time(s, "opens_at", d->w.open);
+        api_add_time(s, "closes_at", d->w.close);
     } else {
         cJSON_AddNullToObject(o, "shift");
     }
     cJSON_AddStringToObject(o, "status", att_status_name(d->status));
-    add_time(o, "first_in", d->first_in);
-    add_time(o, "last_out", d->last_out);
+    api_add_time(o, "first_in", d->first_in);
+    api_add_time(o, "last_out", d->last_out);
     cJSON_AddNumberToObject(o, "late_min", d->late_min);
     cJSON_AddNumberToObject(o, "early_min", d->early_min);
     cJSON_AddNumberToObject(o, "worked_min", d->worked_min);

@@ -82,18 +82,6 @@ struct punch_req {
 
 /* ==== the reply ==== */
 
-static void add_time(cJSON *o, const char *name, int64_t t)
-{
-    char when[32];
-
-    if (!t) {
-        cJSON_AddNullToObject(o, name);
-        return;
-    }
-    clock_format(t, when);
-    cJSON_AddStringToObject(o, name, when);
-}
-
 /* "正常" / "迟到 6 分钟" / "早退 10 分钟" for a punch. */
 static cJSON *verdict_json(const struct att_shift_def *s, bool in, int minutes, char *text,
                            size_t textsz)
@@ -148,9 +136,9 @@ static cJSON *punch_reply(struct db_conn *c, int64_t id, bool replayed)
     p = cJSON_AddObjectToObject(o, "punch");
     cJSON_AddNumberToObject(p, "id", (double)id);
     cJSON_AddStringToObject(p, "kind", in ? "in" : "out");
-    add_time(p, "at", at);
-    add_time(p, "received_at", sqlite3_column_int64(st, 2));
-    add_time(p, "client_time", sqlite3_column_type(st, 3) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 3));
+    api_add_time(p, "at", at);
+    api_add_time(p, "received_at", sqlite3_column_int64(st, 2));
+    api_add_time(p, "client_time", sqlite3_column_type(st, 3) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 3));
     cJSON_AddStringToObject(p, "source", source);
     cJSON_AddStringToObject(p, "location", location);
     if (sqlite3_column_type(st, 9) == SQLITE_NULL)
@@ -654,7 +642,7 @@ void field_list(struct gy_req *r)
 
         page.last = sqlite3_column_int64(st, 0);
         cJSON_AddNumberToObject(o, "id", (double)page.last);
-        add_time(o, "at", sqlite3_column_int64(st, 1));
+        api_add_time(o, "at", sqlite3_column_int64(st, 1));
         cJSON_AddStringToObject(o, "employee_no", (const char *)sqlite3_column_text(st, 2));
         cJSON_AddStringToObject(o, "name", (const char *)sqlite3_column_text(st, 3));
         cJSON_AddStringToObject(o, "department", (const char *)sqlite3_column_text(st, 4));

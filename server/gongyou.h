@@ -332,6 +332,10 @@ int api_int(struct gy_req *r, const cJSON *obj, const char *field, int min, int 
  * replies 400, sets *BAD and returns NULL. */
 const char *api_opt_str(struct gy_req *r, const char *field, size_t min_chars, size_t max_chars,
                         bool *bad);
+/* Add NAME: T as ISO 8601 in the configured zone, or null when T is 0. */
+void api_add_time(cJSON *o, const char *name, int64_t t);
+/* The same from column COL of ST (null when the column is NULL). */
+void api_add_time_col(cJSON *o, const char *name, sqlite3_stmt *st, int col);
 /* 400 invalid_field naming FIELD and a snake_case PROBLEM. Frees R. */
 void api_reply_bad_field(struct gy_req *r, const char *field, const char *problem);
 

@@ -302,6 +302,26 @@ const char *api_opt_str(struct gy_req *r, const char *field, size_t min_chars, s
     return v->valuestring;
 }
 
+void api_add_time(cJSON *o, const char *name, int64_t t)
+{
+    char when[32];
+
+    if (!t) {
+        cJSON_AddNullToObject(o, name);
+        return;
+    }
+    clock_format(t, when);
+    cJSON_AddStringToObject(o, name, when);
+}
+
+void api_add_time_col(cJSON *o, const char *name, sqlite3_stmt *st, int col)
+{
+    if (sqlite3_column_type(st, col) == SQLITE_NULL)
+        cJSON_AddNullToObject(o, name);
+    else
+        api_add_time(o, name, sqlite3_column_int64(st, col));
+}
+
 int api_query_choice(struct gy_req *r, const char *name, const char *const *choices, size_t n,
                      char *out, size_t outsz)
 {

@@ -44,18 +44,6 @@ static const char *const sql[] = {
 };
 const struct db_sqlset makeup_sql = { "makeup", sql, GY_ARRAY_LEN(sql) };
 
-static void add_time(cJSON *o, const char *name, sqlite3_stmt *st, int col)
-{
-    char when[32];
-
-    if (sqlite3_column_type(st, col) == SQLITE_NULL) {
-        cJSON_AddNullToObject(o, name);
-        return;
-    }
-    clock_format(sqlite3_column_int64(st, col), when);
-    cJSON_AddStringToObject(o, name, when);
-}
-
 static void add_text(cJSON *o, const char *name, sqlite3_stmt *st, int col)
 {
     if (sqlite3_column_type(st, col) == SQLITE_NULL)
@@ -80,14 +68,14 @@ static cJSON *makeup_json(sqlite3_stmt *st, int64_t viewer)
     att_format_date(sqlite3_column_int(st, 3), date);
     cJSON_AddStringToObject(o, "date", date);
     cJSON_AddStringToObject(o, "kind", (const char *)sqlite3_column_text(st, 4));
-    add_time(o, "time", st, 5);
+    api_add_time_col(o, "time", st, 5);
     if (shown)
         add_text(o, "reason", st, 6);
     else
         cJSON_AddNullToObject(o, "reason");
     cJSON_AddStringToObject(o, "status", (const char *)sqlite3_column_text(st, 8));
-    add_time(o, "created_at", st, 9);
-    add_time(o, "decided_at", st, 10);
+    api_add_time_col(o, "created_at", st, 9);
+    api_add_time_col(o, "decided_at", st, 10);
     add_text(o, "decided_by", st, 11);
     add_text(o, "comment", st, 12);
     return o;

@@ -388,18 +388,6 @@ static cJSON *attempts_json(int64_t id)
     return a;
 }
 
-static void add_time(cJSON *o, const char *name, sqlite3_stmt *st, int col)
-{
-    char when[32];
-
-    if (sqlite3_column_type(st, col) == SQLITE_NULL) {
-        cJSON_AddNullToObject(o, name);
-        return;
-    }
-    clock_format(sqlite3_column_int64(st, col), when);
-    cJSON_AddStringToObject(o, name, when);
-}
-
 static cJSON *row_json(sqlite3_stmt *st)
 {
     cJSON *o = cJSON_CreateObject();
@@ -413,9 +401,9 @@ static cJSON *row_json(sqlite3_stmt *st)
     cJSON_AddItemToObject(o, "fields", cJSON_Parse((const char *)sqlite3_column_text(st, 5)));
     cJSON_AddStringToObject(o, "status", (const char *)sqlite3_column_text(st, 6));
     cJSON_AddNumberToObject(o, "attempts", sqlite3_column_int(st, 7));
-    add_time(o, "next_attempt_at", st, 8);
-    add_time(o, "created_at", st, 9);
-    add_time(o, "sent_at", st, 10);
+    api_add_time_col(o, "next_attempt_at", st, 8);
+    api_add_time_col(o, "created_at", st, 9);
+    api_add_time_col(o, "sent_at", st, 10);
     if (sqlite3_column_type(st, 11) == SQLITE_NULL)
         cJSON_AddNullToObject(o, "errcode");
     else

@@ -12,20 +12,18 @@
 #include "unit.h"
 
 #include <stddef.h>
+#include <time.h>
 
 #define OFF 28800 /* +08:00 */
 
-/* Days since 1970-01-01 of a civil date (H. Hinnant's days_from_civil). */
+/* Days since 1970-01-01 of a civil date, by libc (an oracle independent of
+ * attendance.c's own date arithmetic). */
 static int64_t civil_day(int y, int m, int d)
 {
-    int64_t era, yoe, doy, doe;
+    struct tm tm = { .tm_year = y - 1900, .tm_mon = m - 1, .tm_mday = d };
+    int64_t t = (int64_t)timegm(&tm);
 
-    y -= m <= 2;
-    era = (y >= 0 ? y : y - 399) / 400;
-    yoe = y - era * 400;
-    doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
+    return t >= 0 ? t / 86400 : -((-t + 86399) / 86400);
 }
 
 /* Unix seconds of local (y-m-d h:min) at +08:00. */
