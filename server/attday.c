@@ -243,7 +243,7 @@ static bool latish(enum att_status st)
     return st == ATT_LATE || st == ATT_LATE_AND_EARLY;
 }
 
-#define MAX_PUNCHES 64
+#define MAX_PUNCHES ATTDAY_MAX_PUNCHES
 
 static size_t load_punches(struct db_conn *c, int64_t emp, int32_t date, struct att_punch *p)
 {
@@ -270,27 +270,29 @@ static size_t load_punches(struct db_conn *c, int64_t emp, int32_t date, struct 
     return n;
 }
 
-int attday_settle(struct db_conn *c, int64_t emp, int32_t date, struct att_day *out)
+int attday_judge(struct db_conn *c, struct att_day *d, const struct att_punch *p, size_t n)
 {
-    struct att_day d;
-    struct att_punch p[MAX_PUNCHES];
-    struct att_result res;
-    const struct shift_version *v;
-    size_t n;
+    const struct shift_version *v = shifts_version(c, d->version_id);
+    bool was_latish = latish(d->status) || d->excused;
     int64_t now = clock_now();
-    bool was_latish, final;
+    struct att_result res;
     sqlite3_stmt *st;
 
-    if (attday_get(c, emp, date, &d) != 1)
-        return GY_ERR;
-    was_latish = latish(d.status) || d.excused;
-    v = shifts_version(c, d.version_id);
-    n = load_punches(c, emp, date, p);
-    final = !v || now >= d.w.close;
-    att_judge(v ? &v->def : NULL, &d.w, p, n, final, &res);
+    d->final = !v || now >= d->w.close;
+    att_judge(v ? &v->def : NULL, &d->w, p, n, d->final, &res);
+    d->status = res.status;
+    d->first_in = res.first_in;
+    d->last_out = res.last_out;
+    d->late_min = res.late_min;
+    d->early_min = res.early_min;
+    d->worked_min = res.worked_min;
+    d->tier = (int)res.tier;
+    d->half_day = res.half_day;
+    d->excused = false;
+    d->punches = (int)n;
     st = db_stmt(c, &attday_sql, Q_STORE);
-    sqlite3_bind_int64(st, 1, emp);
-    sqlite3_bind_int(st, 2, date);
+    sqlite3_bind_int64(st, 1, d->employee_id);
+    sqlite3_bind_int(st, 2, d->date);
     sqlite3_bind_text(st, 3, att_status_name(res.status), -1, SQLITE_STATIC);
     if (res.first_in)
         sqlite3_bind_int64(st, 4, res.first_in);
@@ -302,15 +304,36 @@ int attday_settle(struct db_conn *c, int64_t emp, int32_t date, struct att_day *
     sqlite3_bind_int(st, 9, (int)res.tier);
     sqlite3_bind_int(st, 10, res.half_day);
     sqlite3_bind_int(st, 11, (int)n);
-    sqlite3_bind_int(st, 12, final);
+    sqlite3_bind_int(st, 12, d->final);
     sqlite3_bind_int64(st, 13, now);
     if (db_exec_stmt(st) != GY_OK)
         return GY_ERR;
+    /* The allowance may move this day or later ones: read this one back. */
     if (v && A.cfg->attendance.late_allowance > 0 && (was_latish || latish(res.status)) &&
-        apply_allowance(c, emp, date) != GY_OK)
+        (apply_allowance(c, d->employee_id, d->date) != GY_OK ||
+         attday_get(c, d->employee_id, d->date, d) != 1))
         return GY_ERR;
-    if (out && attday_get(c, emp, date, out) != 1)
+    return GY_OK;
+}
+
+size_t attday_punches(struct db_conn *c, int64_t emp, int32_t date, struct att_punch p[ATTDAY_MAX_PUNCHES])
+{
+    return load_punches(c, emp, date, p);
+}
+
+int attday_settle(struct db_conn *c, int64_t emp, int32_t date, struct att_day *out)
+{
+    struct att_day d;
+    struct att_punch p[MAX_PUNCHES];
+    size_t n;
+
+    if (attday_get(c, emp, date, &d) != 1)
         return GY_ERR;
+    n = load_punches(c, emp, date, p);
+    if (attday_judge(c, &d, p, n) != GY_OK)
+        return GY_ERR;
+    if (out)
+        *out = d;
     return GY_OK;
 }
 

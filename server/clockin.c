@@ -17,7 +17,7 @@
 #include <string.h>
 
 enum {
-    Q_EMP, Q_BY_REQUEST, Q_RECENT, Q_PUNCH, Q_PRIOR, Q_INSERT, Q_FIELD_GET, Q_FIELD_SET,
+    Q_EMP, Q_BY_REQUEST, Q_RECENT, Q_PUNCH, Q_INSERT, Q_FIELD_GET, Q_FIELD_SET,
     Q_FIELD_LIST, Q_FIELD_LIST_ALL,
 };
 #define PUNCH_COLS \
@@ -34,9 +34,6 @@ static const char *const sql[] = {
         "SELECT id FROM punches WHERE employee_id = ?1 AND att_date BETWEEN ?3 AND ?4 "
         "AND received_at >= ?2 AND source <> 'makeup' ORDER BY received_at DESC, id DESC LIMIT 1",
     [Q_PUNCH] = "SELECT " PUNCH_COLS " FROM punches WHERE id = ?1",
-    [Q_PRIOR] =
-        "SELECT at FROM punches WHERE employee_id = ?1 AND att_date = ?2 "
-        "AND (field_status IS NULL OR field_status <> 'rejected') LIMIT 64",
     [Q_INSERT] =
         "INSERT INTO punches (employee_id, request_id, at, received_at, client_time, source, att_date, "
         "shift_version_id, dir, fixed_dir, verdict_min, lat, lng, accuracy, distance_m, site_code, "
@@ -104,69 +101,84 @@ static cJSON *verdict_json(const struct att_shift_def *s, bool in, int minutes, 
     return v;
 }
 
-/* The answer for punch ID, as first given (a replay gives it again). */
+/* A punch as its reply shows it. */
+struct punch_view {
+    int64_t id, at, received_at, client_time;   /* client_time 0 if none */
+    bool in;
+    int verdict_min;
+    const char *source, *location, *field;      /* field NULL if not a field punch */
+    long distance_m;                            /* -1 if unknown */
+    const char *site;                           /* NULL if none */
+    const struct shift_version *v;
+    const struct att_day *day;
+};
+
+static cJSON *punch_json(const struct punch_view *pv, bool replayed)
+{
+    cJSON *o = cJSON_CreateObject(), *p, *d;
+    char msg[160], vtext[64], hhmm[32];
+
+    p = cJSON_AddObjectToObject(o, "punch");
+    cJSON_AddNumberToObject(p, "id", (double)pv->id);
+    cJSON_AddStringToObject(p, "kind", pv->in ? "in" : "out");
+    api_add_time(p, "at", pv->at);
+    api_add_time(p, "received_at", pv->received_at);
+    api_add_time(p, "client_time", pv->client_time);
+    cJSON_AddStringToObject(p, "source", pv->source);
+    cJSON_AddStringToObject(p, "location", pv->location);
+    if (pv->distance_m < 0)
+        cJSON_AddNullToObject(p, "distance_m");
+    else
+        cJSON_AddNumberToObject(p, "distance_m", (double)pv->distance_m);
+    if (pv->site)
+        cJSON_AddStringToObject(p, "site", pv->site);
+    else
+        cJSON_AddNullToObject(p, "site");
+    if (pv->field)
+        cJSON_AddStringToObject(p, "field_status", pv->field);
+    else
+        cJSON_AddNullToObject(p, "field_status");
+    cJSON_AddItemToObject(o, "verdict", verdict_json(&pv->v->def, pv->in, pv->verdict_min, vtext, sizeof vtext));
+    clock_format(pv->at, hhmm);
+    snprintf(msg, sizeof msg, "%s打卡成功 %.5s · %s%s%s%s", pv->in ? "上班" : "下班", hhmm + 11, vtext,
+             !strcmp(pv->source, "offline") ? " · 离线补传" : "",
+             pv->field ? " · 外勤待审核" : "", !strcmp(pv->location, "flag") ? " · 位置异常" : "");
+    cJSON_AddStringToObject(o, "message", msg);
+    d = attday_json(pv->day, pv->v);
+    cJSON_AddItemToObject(o, "shift", cJSON_DetachItemFromObject(d, "shift"));
+    cJSON_AddStringToObject(o, "attendance_date", cJSON_GetObjectItem(d, "date")->valuestring);
+    cJSON_AddItemToObject(o, "day", d);
+    cJSON_AddBoolToObject(o, "replayed", replayed);
+    return o;
+}
+
+/* The answer for stored punch ID, as first given (a replay gives it again,
+ * with the day as it is now). */
 static cJSON *punch_reply(struct db_conn *c, int64_t id, bool replayed)
 {
     sqlite3_stmt *st = db_stmt(c, &clockin_sql, Q_PUNCH);
-    const struct shift_version *v;
+    struct punch_view pv = { .id = id };
     struct att_day day;
-    cJSON *o = NULL, *p;
-    char msg[160], vtext[64], hhmm[32];
-    const char *source, *location, *field;
-    bool in;
-    int32_t date;
-    int64_t at, emp;
+    cJSON *o = NULL;
 
     sqlite3_bind_int64(st, 1, id);
     if (sqlite3_step(st) != SQLITE_ROW)
         return db_done(st, 0), NULL;
-    at = sqlite3_column_int64(st, 1);
-    date = sqlite3_column_int(st, 5);
-    emp = sqlite3_column_int64(st, 13);
-    v = shifts_version(c, sqlite3_column_int64(st, 6));
-    in = strcmp((const char *)sqlite3_column_text(st, 7), "in") == 0;
-    source = (const char *)sqlite3_column_text(st, 4);
-    location = (const char *)sqlite3_column_text(st, 11);
-    field = (const char *)sqlite3_column_text(st, 12);
-    if (!v) {
-        db_done(st, 0);
-        return NULL;
-    }
-    o = cJSON_CreateObject();
-    p = cJSON_AddObjectToObject(o, "punch");
-    cJSON_AddNumberToObject(p, "id", (double)id);
-    cJSON_AddStringToObject(p, "kind", in ? "in" : "out");
-    api_add_time(p, "at", at);
-    api_add_time(p, "received_at", sqlite3_column_int64(st, 2));
-    api_add_time(p, "client_time", sqlite3_column_type(st, 3) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 3));
-    cJSON_AddStringToObject(p, "source", source);
-    cJSON_AddStringToObject(p, "location", location);
-    if (sqlite3_column_type(st, 9) == SQLITE_NULL)
-        cJSON_AddNullToObject(p, "distance_m");
-    else
-        cJSON_AddNumberToObject(p, "distance_m", sqlite3_column_int(st, 9));
-    if (sqlite3_column_type(st, 10) == SQLITE_NULL)
-        cJSON_AddNullToObject(p, "site");
-    else
-        cJSON_AddStringToObject(p, "site", (const char *)sqlite3_column_text(st, 10));
-    if (field)
-        cJSON_AddStringToObject(p, "field_status", field);
-    else
-        cJSON_AddNullToObject(p, "field_status");
-    cJSON_AddItemToObject(o, "verdict", verdict_json(&v->def, in, sqlite3_column_int(st, 8), vtext, sizeof vtext));
-    clock_format(at, hhmm);
-    snprintf(msg, sizeof msg, "%s打卡成功 %.5s · %s%s%s%s", in ? "上班" : "下班", hhmm + 11, vtext,
-             !strcmp(source, "offline") ? " · 离线补传" : "",
-             field ? " · 外勤待审核" : "", !strcmp(location, "flag") ? " · 位置异常" : "");
-    cJSON_AddStringToObject(o, "message", msg);
+    pv.at = sqlite3_column_int64(st, 1);
+    pv.received_at = sqlite3_column_int64(st, 2);
+    pv.client_time = sqlite3_column_type(st, 3) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 3);
+    pv.source = (const char *)sqlite3_column_text(st, 4);
+    pv.v = shifts_version(c, sqlite3_column_int64(st, 6));
+    pv.in = strcmp((const char *)sqlite3_column_text(st, 7), "in") == 0;
+    pv.verdict_min = sqlite3_column_int(st, 8);
+    pv.distance_m = sqlite3_column_type(st, 9) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 9);
+    pv.site = (const char *)sqlite3_column_text(st, 10);
+    pv.location = (const char *)sqlite3_column_text(st, 11);
+    pv.field = (const char *)sqlite3_column_text(st, 12);
+    pv.day = &day;
+    if (pv.v && attday_get(c, sqlite3_column_int64(st, 13), sqlite3_column_int(st, 5), &day) == 1)
+        o = punch_json(&pv, replayed);
     db_done(st, 0);
-    if (attday_get(c, emp, date, &day) == 1) {
-        cJSON *d = attday_json(&day, v);
-        cJSON_AddItemToObject(o, "shift", cJSON_DetachItemFromObject(d, "shift"));
-        cJSON_AddStringToObject(o, "attendance_date", cJSON_GetObjectItem(d, "date")->valuestring);
-        cJSON_AddItemToObject(o, "day", d);
-    }
-    cJSON_AddBoolToObject(o, "replayed", replayed);
     return o;
 }
 
@@ -273,8 +285,9 @@ static int punch_unit(struct db_conn *c, void *arg)
     struct att_cand cand[3];
     struct site_fix fix;
     const char *location = "none", *source;
-    int64_t prior[64];
-    size_t ncand, nprior = 0;
+    struct att_punch punches[ATTDAY_MAX_PUNCHES + 1];
+    int64_t prior[ATTDAY_MAX_PUNCHES];
+    size_t ncand, npunch;
     enum att_dir dir;
     int k, rc, minutes;
     bool offline;
@@ -310,13 +323,10 @@ static int punch_unit(struct db_conn *c, void *arg)
         p->opens_at = opens_at;
         return opens_at && opens_at - at <= 12 * 3600 ? E_NOT_OPEN : E_NO_SHIFT;
     }
-    st = db_stmt(c, &clockin_sql, Q_PRIOR);
-    sqlite3_bind_int64(st, 1, p->employee_id);
-    sqlite3_bind_int(st, 2, cand[k].local_day);
-    while (nprior < GY_ARRAY_LEN(prior) && sqlite3_step(st) == SQLITE_ROW)
-        prior[nprior++] = sqlite3_column_int64(st, 0);
-    db_done(st, 0);
-    dir = att_decide(cand[k].def, &cand[k].w, prior, nprior, at);
+    npunch = attday_punches(c, p->employee_id, cand[k].local_day, punches);
+    for (size_t i = 0; i < npunch; i++)
+        prior[i] = punches[i].at;
+    dir = att_decide(cand[k].def, &cand[k].w, prior, npunch, at);
     if (dir == ATT_IN)
         minutes = at > cand[k].w.start ? (int)((at - cand[k].w.start + 59) / 60) : 0;
     else
@@ -351,10 +361,24 @@ static int punch_unit(struct db_conn *c, void *arg)
         return db_done(st, 0), db_fail(c, "punch insert");
     id = sqlite3_column_int64(st, 0);
     db_done(st, 0);
-    if (attday_settle(c, p->employee_id, cand[k].local_day, NULL) != GY_OK)
+    /* Judge the day with the new punch: no need to read back what we know. */
+    punches[npunch].at = at;
+    punches[npunch].dir = ATT_NONE;
+    punches[npunch].field_pending = !strcmp(location, "field");
+    if (attday_judge(c, &days[k], punches, npunch + 1) != GY_OK)
         return GY_ERR;
-    p->reply = punch_reply(c, id, false);
-    return p->reply ? GY_OK : GY_ERR;
+    {
+        struct punch_view pv = {
+            .id = id, .at = at, .received_at = now, .client_time = p->client_time,
+            .in = dir == ATT_IN, .verdict_min = minutes, .source = source, .location = location,
+            .field = !strcmp(location, "field") ? "pending" : NULL,
+            .distance_m = fix.distance_m >= 0 ? (long)(fix.distance_m + 0.5) : -1,
+            .site = fix.site ? fix.site->code : NULL,
+            .v = shifts_version(c, days[k].version_id), .day = &days[k],
+        };
+        p->reply = punch_json(&pv, false);
+    }
+    return GY_OK;
 }
 
 int clockin_insert_makeup(struct db_conn *c, int64_t emp, int32_t date, int64_t version, bool in,

@@ -47,6 +47,16 @@ static struct {
     atomic_long depth;
     atomic_ullong commits, units;
     void (*after_commit)(void);   /* loop thread, after each batch's completions */
+    /* The checkpointer: copies the WAL back into the database on its own
+     * thread and connection, so the writer never stalls on that (SQLite's
+     * automatic checkpoint would run inside a commit, on the writer). */
+    struct {
+        pthread_t thread;
+        sqlite3 *db;
+        pthread_mutex_t mu;
+        pthread_cond_t cv;
+        bool due, stop, running;
+    } ck;
     void (*on_rollback)(void);    /* writer thread, after a whole transaction is lost */
 } W;
 
@@ -179,6 +189,79 @@ static void *writer_main(void *unused)
     return NULL;
 }
 
+#define CHECKPOINT_FRAMES 1000   /* as SQLite's default wal_autocheckpoint */
+
+/* Writer thread, after each commit: wake the checkpointer when the WAL has
+ * grown. Replaces SQLite's automatic checkpoint. */
+static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+    (void)arg, (void)db, (void)name;
+    if (frames >= CHECKPOINT_FRAMES && W.ck.running) {
+        pthread_mutex_lock(&W.ck.mu);
+        W.ck.due = true;
+        pthread_cond_signal(&W.ck.cv);
+        pthread_mutex_unlock(&W.ck.mu);
+    }
+    return SQLITE_OK;
+}
+
+static void *checkpoint_main(void *unused)
+{
+    (void)unused;
+    for (;;) {
+        int log = 0, done = 0;
+
+        pthread_mutex_lock(&W.ck.mu);
+        while (!W.ck.due && !W.ck.stop)
+            pthread_cond_wait(&W.ck.cv, &W.ck.mu);
+        W.ck.due = false;
+        if (W.ck.stop) {
+            pthread_mutex_unlock(&W.ck.mu);
+            return NULL;
+        }
+        pthread_mutex_unlock(&W.ck.mu);
+        /* PASSIVE: never waits for the writer or readers; what it cannot
+         * copy now is copied next time. */
+        if (sqlite3_wal_checkpoint_v2(W.ck.db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done) != SQLITE_OK)
+            gy_log(LOG_WARN, "checkpoint: %s", sqlite3_errmsg(W.ck.db));
+    }
+}
+
+static int checkpoint_start(const char *path, char *err, size_t errsz)
+{
+    if (sqlite3_open_v2(path, &W.ck.db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+        snprintf(err, errsz, "checkpoint: cannot open %s", path);
+        return GY_ERR;
+    }
+    sqlite3_busy_timeout(W.ck.db, 5000);
+    pthread_mutex_init(&W.ck.mu, NULL);
+    pthread_cond_init(&W.ck.cv, NULL);
+    if (pthread_create(&W.ck.thread, NULL, checkpoint_main, NULL) != 0) {
+        snprintf(err, errsz, "checkpoint: cannot start thread");
+        return GY_ERR;
+    }
+    W.ck.running = true;
+    sqlite3_wal_hook(db_handle(W.conn), wal_hook, NULL);
+    return GY_OK;
+}
+
+static void checkpoint_stop(void)
+{
+    if (W.ck.running) {
+        pthread_mutex_lock(&W.ck.mu);
+        W.ck.stop = true;
+        pthread_cond_signal(&W.ck.cv);
+        pthread_mutex_unlock(&W.ck.mu);
+        pthread_join(W.ck.thread, NULL);
+        W.ck.running = false;
+        pthread_mutex_destroy(&W.ck.mu);
+        pthread_cond_destroy(&W.ck.cv);
+    }
+    if (W.ck.db)
+        sqlite3_close(W.ck.db);
+    W.ck.db = NULL;
+}
+
 /* Loop thread: run the completions of committed units. */
 static void on_done(evutil_socket_t fd, short what, void *arg)
 {
@@ -205,9 +288,11 @@ int writer_start(struct event_base *base, const struct gy_config *cfg, char *err
     char *path = config_db_path(cfg);
 
     W.conn = db_open(path, false, cfg, err, errsz);
-    free(path);
-    if (!W.conn)
+    if (!W.conn || checkpoint_start(path, err, errsz) != GY_OK) {
+        free(path);
         return GY_ERR;
+    }
+    free(path);
     for (int i = 0; i < W_NSTMT; i++) {
         if (sqlite3_prepare_v3(db_handle(W.conn), wsql[i], -1, SQLITE_PREPARE_PERSISTENT,
                                &W.st[i], NULL) != SQLITE_OK) {
@@ -255,9 +340,11 @@ void writer_stop(void)
         pthread_join(W.thread, NULL);
         W.running = false;
         on_done(-1, 0, NULL);   /* completions of the last batches */
+        checkpoint_stop();
         pthread_mutex_destroy(&W.mu);
         pthread_cond_destroy(&W.cv);
     }
+    checkpoint_stop();   /* if the writer never ran */
     for (int i = 0; i < W_NSTMT; i++)
         sqlite3_finalize(W.st[i]);
     if (W.done_ev)
