@@ -644,13 +644,9 @@ void field_list(struct gy_req *r)
     sqlite3_stmt *st;
     cJSON *body, *list;
 
-    if (api_query_choice(r, "status", statuses, GY_ARRAY_LEN(statuses), status, sizeof status) != GY_OK ||
+    if (api_query_status(r, statuses, GY_ARRAY_LEN(statuses), "pending", status) != GY_OK ||
         api_page_params(r, 100, &page) != GY_OK)
         return;
-    if (!status[0])
-        snprintf(status, sizeof status, "pending");
-    else if (!strcmp(status, "all"))
-        status[0] = '\0';
     st = db_stmt(db_reader(), &clockin_sql, all ? Q_FIELD_LIST_ALL : Q_FIELD_LIST);
     if (!all)
         sqlite3_bind_text(st, 1, r->auth.employee_no, -1, SQLITE_STATIC);

@@ -345,6 +345,12 @@ void api_reply_bad_field(struct gy_req *r, const char *field, const char *proble
 int api_query_choice(struct gy_req *r, const char *name, const char *const *choices, size_t n,
                      char *out, size_t outsz);
 
+/* A list's ?status= filter: one of STATUSES (which may include "all"),
+ * DEF when absent; "all" becomes "" (no filter). On a bad value replies
+ * 400 and returns GY_ERR. */
+int api_query_status(struct gy_req *r, const char *const *statuses, size_t n, const char *def,
+                     char out[16]);
+
 /* Lists paged newest first: ?limit=1..500 and ?before_id=. */
 struct api_page {
     long long limit;          /* rows asked for */
@@ -614,8 +620,6 @@ struct shift_version {
 };
 /* Writer thread only: version ID, cached (NULL if there is none). */
 const struct shift_version *shifts_version(struct db_conn *c, int64_t id);
-/* Any thread: read version ID without the cache. GY_ERR if none. */
-int shifts_version_read(struct db_conn *c, int64_t id, struct shift_version *out);
 /* Forget the writer's cache (after a failed commit; at exit). */
 void shifts_cache_reset(void);
 /* The current version of CODE, 0 if there is no such shift. */

@@ -340,6 +340,18 @@ int api_query_choice(struct gy_req *r, const char *name, const char *const *choi
     return GY_ERR;
 }
 
+int api_query_status(struct gy_req *r, const char *const *statuses, size_t n, const char *def,
+                     char out[16])
+{
+    if (api_query_choice(r, "status", statuses, n, out, 16) != GY_OK)
+        return GY_ERR;
+    if (!out[0])
+        snprintf(out, 16, "%s", def);
+    if (!strcmp(out, "all"))
+        out[0] = '\0';
+    return GY_OK;
+}
+
 int api_page_params(struct gy_req *r, long long default_limit, struct api_page *p)
 {
     const char *q;

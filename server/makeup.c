@@ -358,11 +358,8 @@ static int decide_unit(struct db_conn *c, void *arg)
     }
     cJSON_Delete(f);
     dc->reply = makeup_get(c, dc->id, 0);
-    if (dc->reply && attday_get(c, emp, day, &d) == 1) {
-        struct shift_version v;
-        bool have = d.version_id && shifts_version_read(c, d.version_id, &v) == GY_OK;
-        cJSON_AddItemToObject(dc->reply, "day", attday_json(&d, have ? &v : NULL));
-    }
+    if (dc->reply && attday_get(c, emp, day, &d) == 1)
+        cJSON_AddItemToObject(dc->reply, "day", attday_json(&d, shifts_version(c, d.version_id)));
     return dc->reply ? GY_OK : GY_ERR;
 }
 
@@ -425,13 +422,11 @@ void makeup_list(struct gy_req *r)
     int q;
 
     if (api_query_choice(r, "scope", scopes, GY_ARRAY_LEN(scopes), scope, sizeof scope) != GY_OK ||
-        api_query_choice(r, "status", statuses, GY_ARRAY_LEN(statuses), status, sizeof status) != GY_OK ||
+        api_query_status(r, statuses, GY_ARRAY_LEN(statuses), "all", status) != GY_OK ||
         api_page_params(r, 100, &page) != GY_OK)
         return;
     if (!scope[0])
         snprintf(scope, sizeof scope, "%s", (r->auth.roles & (R_SUPERVISOR | R_HR)) ? "team" : "mine");
-    if (!strcmp(status, "all"))
-        status[0] = '\0';
     if (!strcmp(scope, "mine")) {
         if (!r->auth.employee_id) {
             api_reply_error(r, "not_bound");

@@ -147,14 +147,10 @@ void moderation_list(struct gy_req *r)
     sqlite3_stmt *st;
     cJSON *body, *list;
 
-    if (api_query_choice(r, "status", statuses, GY_ARRAY_LEN(statuses), status, sizeof status) != GY_OK ||
+    /* Held items by default: what HR has to act on. */
+    if (api_query_status(r, statuses, GY_ARRAY_LEN(statuses), "held", status) != GY_OK ||
         api_page_params(r, 100, &page) != GY_OK)
         return;
-    /* Held items by default: what HR has to act on. */
-    if (!status[0])
-        snprintf(status, sizeof status, "held");
-    else if (!strcmp(status, "all"))
-        status[0] = '\0';
     body = cJSON_CreateObject();
     list = cJSON_AddArrayToObject(body, "items");
     st = db_stmt(db_reader(), &moderation_sql, status[0] ? Q_LIST_STATUS : Q_LIST);

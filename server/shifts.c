@@ -90,7 +90,7 @@ static void version_from_row(sqlite3_stmt *st, int col, struct shift_version *v)
         *fields[i] = sqlite3_column_int(st, col + 2 + (int)i);
 }
 
-int shifts_version_read(struct db_conn *c, int64_t id, struct shift_version *out)
+static int version_read(struct db_conn *c, int64_t id, struct shift_version *out)
 {
     sqlite3_stmt *st = db_stmt(c, &shifts_sql, Q_VERSION);
     int rc = GY_ERR;
@@ -113,7 +113,7 @@ const struct shift_version *shifts_version(struct db_conn *c, int64_t id)
         return NULL;
     if ((size_t)id < ncache && cache[id])
         return cache[id];
-    if (shifts_version_read(c, id, &v) != GY_OK)
+    if (version_read(c, id, &v) != GY_OK)
         return NULL;
     if ((size_t)id >= ncache) {
         size_t n = (size_t)id * 2 + 16;
