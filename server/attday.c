@@ -362,34 +362,56 @@ int attday_replan(struct db_conn *c, int64_t emp, const char *dept, int32_t date
 
 /* ==== JSON ==== */
 
-cJSON *attday_json(const struct att_day *d, const struct shift_version *v)
+void attday_shift_jout(struct jout *j, const struct att_day *d, const struct shift_version *v)
 {
-    cJSON *o = cJSON_CreateObject();
+    if (!v) {
+        jout_null(j, "shift");
+        return;
+    }
+    jout_open(j, "shift");
+    jout_str(j, "code", v->def.code);
+    jout_str(j, "name", v->name);
+    jout_time(j, "start", d->w.start);
+    jout_time(j, "end", d->w.end);
+    jout_time(j, "opens_at", d->w.open);
+    jout_time(j, "closes_at", d->w.close);
+    jout_close(j);
+}
+
+void attday_jout(struct jout *j, const char *name, const struct att_day *d,
+                 const struct shift_version *v, bool with_shift)
+{
     char date[11];
 
     att_format_date(d->date, date);
-    cJSON_AddStringToObject(o, "date", date);
-    if (v) {
-        cJSON *s = cJSON_AddObjectToObject(o, "shift");
-        cJSON_AddStringToObject(s, "code", v->def.code);
-        cJSON_AddStringToObject(s, "name", v->name);
-        api_add_time(s, "start", d->w.start);
-        api_add_time(s, "end", d->w.end);
-        api_add_time(s, "opens_at", d->w.open);
-        api_add_time(s, "closes_at", d->w.close);
-    } else {
-        cJSON_AddNullToObject(o, "shift");
-    }
-    cJSON_AddStringToObject(o, "status", att_status_name(d->status));
-    api_add_time(o, "first_in", d->first_in);
-    api_add_time(o, "last_out", d->last_out);
-    cJSON_AddNumberToObject(o, "late_min", d->late_min);
-    cJSON_AddNumberToObject(o, "early_min", d->early_min);
-    cJSON_AddNumberToObject(o, "worked_min", d->worked_min);
-    cJSON_AddBoolToObject(o, "serious_late", d->tier == ATT_TIER_SERIOUS);
-    cJSON_AddBoolToObject(o, "half_day", d->half_day);
-    cJSON_AddBoolToObject(o, "excused", d->excused);
-    cJSON_AddBoolToObject(o, "final", d->final);
+    jout_open(j, name);
+    jout_str(j, "date", date);
+    if (with_shift)
+        attday_shift_jout(j, d, v);
+    jout_str(j, "status", att_status_name(d->status));
+    jout_time(j, "first_in", d->first_in);
+    jout_time(j, "last_out", d->last_out);
+    jout_int(j, "late_min", d->late_min);
+    jout_int(j, "early_min", d->early_min);
+    jout_int(j, "worked_min", d->worked_min);
+    jout_bool(j, "serious_late", d->tier == ATT_TIER_SERIOUS);
+    jout_bool(j, "half_day", d->half_day);
+    jout_bool(j, "excused", d->excused);
+    jout_bool(j, "final", d->final);
+    jout_close(j);
+}
+
+cJSON *attday_json(const struct att_day *d, const struct shift_version *v)
+{
+    struct jout j = { 0 };
+    size_t len;
+    char *text;
+    cJSON *o;
+
+    attday_jout(&j, NULL, d, v, true);
+    text = jout_take(&j, &len);
+    o = cJSON_CreateRaw(text);
+    free(text);
     return o;
 }
 

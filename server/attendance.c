@@ -6,6 +6,7 @@
  * clock, are the caller's (see attendance.h for every rule's wording).
  */
 #include "attendance.h"
+#include "gongyou.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -417,21 +418,6 @@ static int32_t days_from_civil(int y, int m, int d)
     return (int32_t)(era * 146097 + doe - 719468);
 }
 
-static void civil_from_days(int32_t z, int *y, int *m, int *d)
-{
-    int era, doe, yoe, doy, mp;
-
-    z += 719468;
-    era = (z >= 0 ? z : z - 146096) / 146097;
-    doe = z - era * 146097;
-    yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    mp = (5 * doy + 2) / 153;
-    *d = doy - (153 * mp + 2) / 5 + 1;
-    *m = mp < 10 ? mp + 3 : mp - 9;
-    *y = yoe + era * 400 + (*m <= 2);
-}
-
 /* Exactly N digits at S into *V. */
 static bool digits(const char *s, int n, int *v)
 {
@@ -452,7 +438,7 @@ int att_parse_date(const char *s, int32_t *day)
         !digits(s + 5, 2, &m) || !digits(s + 8, 2, &d) || m < 1 || m > 12 || d < 1 || y < 1970)
         return -1;
     *day = days_from_civil(y, m, d);
-    civil_from_days(*day, &yy, &mm, &dd);
+    clock_civil(*day, &yy, &mm, &dd);
     return (yy == y && mm == m && dd == d) ? 0 : -1;   /* refuses 02-30 */
 }
 
@@ -460,7 +446,7 @@ void att_format_date(int32_t day, char out[11])
 {
     int y, m, d;
 
-    civil_from_days(day, &y, &m, &d);
+    clock_civil(day, &y, &m, &d);
     snprintf(out, 11, "%04u-%02u-%02u", (unsigned)y % 10000u, (unsigned)m % 100u, (unsigned)d % 100u);
 }
 

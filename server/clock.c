@@ -16,6 +16,7 @@
 
 static atomic_llong offset;   /* seconds added to the real clock */
 static bool testing;
+static atomic_int zone_gen;   /* bumped when the zone changes: per-thread caches drop */
 
 int64_t clock_now(void)
 {
@@ -58,6 +59,7 @@ int clock_set_timezone(const char *name)
         return GY_ERR;
     setenv("TZ", name, 1);
     tzset();
+    atomic_fetch_add(&zone_gen, 1);
     return GY_OK;
 }
 
@@ -98,26 +100,53 @@ int clock_parse(const char *s, int64_t *out)
     return GY_OK;
 }
 
+/* The zone's offset is remembered per thread for the quarter hour T is in
+ * (zone changes fall on quarter hours): localtime_r takes a process-wide
+ * lock and re-reads TZ on every call, and a punch's reply has a dozen
+ * times in it. */
 int clock_utc_offset(int64_t t)
 {
+    static _Thread_local int64_t quarter = INT64_MIN;
+    static _Thread_local int cached, gen = -1;
+    int g = atomic_load(&zone_gen);
+    int64_t q = t >= 0 ? t / 900 : (t - 899) / 900;
     time_t tt = (time_t)t;
     struct tm tm;
 
+    if (q == quarter && g == gen)
+        return cached;
     localtime_r(&tt, &tm);
-    return (int)tm.tm_gmtoff;
+    quarter = q;
+    gen = g;
+    cached = (int)tm.tm_gmtoff;
+    return cached;
+}
+
+void clock_civil(int32_t days, int *y, int *m, int *d)
+{
+    int era, doe, yoe, doy, mp;
+
+    days += 719468;
+    era = (days >= 0 ? days : days - 146096) / 146097;
+    doe = days - era * 146097;
+    yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    mp = (5 * doy + 2) / 153;
+    *d = doy - (153 * mp + 2) / 5 + 1;
+    *m = mp < 10 ? mp + 3 : mp - 9;
+    *y = yoe + era * 400 + (*m <= 2);
 }
 
 void clock_format(int64_t t, char out[32])
 {
-    time_t tt = (time_t)t;
-    struct tm tm;
-    char zone[8];
+    int off = clock_utc_offset(t), aoff = off < 0 ? -off : off;
+    int64_t local = t + off, days = local >= 0 ? local / 86400 : (local - 86399) / 86400;
+    int sec = (int)(local - days * 86400), y, m, d;
 
-    localtime_r(&tt, &tm);
-    strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
-    strftime(zone, sizeof zone, "%z", &tm);   /* +0800 */
-    size_t n = strlen(out);
-    snprintf(out + n, 32 - n, "%.3s:%.2s", zone, zone + 3);
+    clock_civil((int32_t)days, &y, &m, &d);
+    snprintf(out, 32, "%04u-%02u-%02uT%02u:%02u:%02u%c%02u:%02u", (unsigned)y % 10000u, (unsigned)m % 100u,
+             (unsigned)d % 100u, (unsigned)sec / 3600u % 100u, (unsigned)sec / 60u % 60u, (unsigned)sec % 60u,
+             off < 0 ? '-' : '+', (unsigned)aoff / 3600u % 100u, (unsigned)aoff / 60u % 60u);
 }
 
 void clock_format_minute(int64_t t, char out[20])

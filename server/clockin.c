@@ -38,7 +38,7 @@ static const char *const sql[] = {
         "INSERT INTO punches (employee_id, request_id, at, received_at, client_time, source, att_date, "
         "shift_version_id, dir, fixed_dir, verdict_min, lat, lng, accuracy, distance_m, site_code, "
         "wifi_bssid, location, field_status, moderation_id, makeup_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
-        "?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21) RETURNING id",
+        "?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)",
     [Q_FIELD_GET] =
         "SELECT p.employee_id, p.att_date, p.field_status, IFNULL(e.supervisor_no, ''), e.employee_no "
         "FROM punches p JOIN employees e ON e.id = p.employee_id WHERE p.id = ?1",
@@ -71,7 +71,8 @@ struct punch_req {
     bool has_reason;
     int64_t moderation_id;
     /* results */
-    cJSON *reply;              /* built on the writer thread */
+    char *reply;               /* JSON text, built on the writer thread */
+    size_t reply_len;
     bool replayed;
     double distance_m;
     int64_t opens_at;
@@ -79,11 +80,10 @@ struct punch_req {
 
 /* ==== the reply ==== */
 
-/* "正常" / "迟到 6 分钟" / "早退 10 分钟" for a punch. */
-static cJSON *verdict_json(const struct att_shift_def *s, bool in, int minutes, char *text,
-                           size_t textsz)
+/* "正常" / "迟到 6 分钟" / "早退 10 分钟" for a punch, as "verdict" into J. */
+static void verdict_jout(struct jout *j, const struct att_shift_def *s, bool in, int minutes,
+                         char *text, size_t textsz)
 {
-    cJSON *v = cJSON_CreateObject();
     const char *code = "on_time";
 
     if (in && minutes > s->grace_min) {
@@ -95,10 +95,11 @@ static cJSON *verdict_json(const struct att_shift_def *s, bool in, int minutes, 
     } else {
         snprintf(text, textsz, "正常");
     }
-    cJSON_AddStringToObject(v, "code", code);
-    cJSON_AddNumberToObject(v, "minutes", (code[0] == 'o') ? 0 : minutes);
-    cJSON_AddStringToObject(v, "text", text);
-    return v;
+    jout_open(j, "verdict");
+    jout_str(j, "code", code);
+    jout_int(j, "minutes", (code[0] == 'o') ? 0 : minutes);
+    jout_str(j, "text", text);
+    jout_close(j);
 }
 
 /* A punch as its reply shows it. */
@@ -113,53 +114,57 @@ struct punch_view {
     const struct att_day *day;
 };
 
-static cJSON *punch_json(const struct punch_view *pv, bool replayed)
-{
-    cJSON *o = cJSON_CreateObject(), *p, *d;
-    char msg[160], vtext[64], hhmm[32];
+/* What a punch's JSON is for: a new punch, a replay, a supervisor's
+ * decision (no message to the worker, no "replayed"). */
+enum punch_answer { ANSWER_NEW, ANSWER_REPLAY, ANSWER_DECIDED };
 
-    p = cJSON_AddObjectToObject(o, "punch");
-    cJSON_AddNumberToObject(p, "id", (double)pv->id);
-    cJSON_AddStringToObject(p, "kind", pv->in ? "in" : "out");
-    api_add_time(p, "at", pv->at);
-    api_add_time(p, "received_at", pv->received_at);
-    api_add_time(p, "client_time", pv->client_time);
-    cJSON_AddStringToObject(p, "source", pv->source);
-    cJSON_AddStringToObject(p, "location", pv->location);
+/* The JSON text of a punch (caller frees), its length in *LEN. */
+static char *punch_json(const struct punch_view *pv, enum punch_answer kind, size_t *len)
+{
+    struct jout j = { 0 };
+    char msg[160], vtext[64], hhmm[32], date[11];
+
+    jout_open(&j, NULL);
+    jout_open(&j, "punch");
+    jout_int(&j, "id", pv->id);
+    jout_str(&j, "kind", pv->in ? "in" : "out");
+    jout_time(&j, "at", pv->at);
+    jout_time(&j, "received_at", pv->received_at);
+    jout_time(&j, "client_time", pv->client_time);
+    jout_str(&j, "source", pv->source);
+    jout_str(&j, "location", pv->location);
     if (pv->distance_m < 0)
-        cJSON_AddNullToObject(p, "distance_m");
+        jout_null(&j, "distance_m");
     else
-        cJSON_AddNumberToObject(p, "distance_m", (double)pv->distance_m);
-    if (pv->site)
-        cJSON_AddStringToObject(p, "site", pv->site);
-    else
-        cJSON_AddNullToObject(p, "site");
-    if (pv->field)
-        cJSON_AddStringToObject(p, "field_status", pv->field);
-    else
-        cJSON_AddNullToObject(p, "field_status");
-    cJSON_AddItemToObject(o, "verdict", verdict_json(&pv->v->def, pv->in, pv->verdict_min, vtext, sizeof vtext));
+        jout_int(&j, "distance_m", pv->distance_m);
+    jout_str(&j, "site", pv->site);
+    jout_str(&j, "field_status", pv->field);
+    jout_close(&j);
+    verdict_jout(&j, &pv->v->def, pv->in, pv->verdict_min, vtext, sizeof vtext);
     clock_format(pv->at, hhmm);
     snprintf(msg, sizeof msg, "%s打卡成功 %.5s · %s%s%s%s", pv->in ? "上班" : "下班", hhmm + 11, vtext,
              !strcmp(pv->source, "offline") ? " · 离线补传" : "",
              pv->field ? " · 外勤待审核" : "", !strcmp(pv->location, "flag") ? " · 位置异常" : "");
-    cJSON_AddStringToObject(o, "message", msg);
-    d = attday_json(pv->day, pv->v);
-    cJSON_AddItemToObject(o, "shift", cJSON_DetachItemFromObject(d, "shift"));
-    cJSON_AddStringToObject(o, "attendance_date", cJSON_GetObjectItem(d, "date")->valuestring);
-    cJSON_AddItemToObject(o, "day", d);
-    cJSON_AddBoolToObject(o, "replayed", replayed);
-    return o;
+    if (kind != ANSWER_DECIDED)
+        jout_str(&j, "message", msg);
+    attday_shift_jout(&j, pv->day, pv->v);
+    att_format_date(pv->day->date, date);
+    jout_str(&j, "attendance_date", date);
+    attday_jout(&j, "day", pv->day, pv->v, false);
+    if (kind != ANSWER_DECIDED)
+        jout_bool(&j, "replayed", kind == ANSWER_REPLAY);
+    jout_close(&j);
+    return jout_take(&j, len);
 }
 
 /* The answer for stored punch ID, as first given (a replay gives it again,
  * with the day as it is now). */
-static cJSON *punch_reply(struct db_conn *c, int64_t id, bool replayed)
+static char *punch_reply(struct db_conn *c, int64_t id, enum punch_answer kind, size_t *len)
 {
     sqlite3_stmt *st = db_stmt(c, &clockin_sql, Q_PUNCH);
     struct punch_view pv = { .id = id };
     struct att_day day;
-    cJSON *o = NULL;
+    char *text = NULL;
 
     sqlite3_bind_int64(st, 1, id);
     if (sqlite3_step(st) != SQLITE_ROW)
@@ -177,9 +182,9 @@ static cJSON *punch_reply(struct db_conn *c, int64_t id, bool replayed)
     pv.field = (const char *)sqlite3_column_text(st, 12);
     pv.day = &day;
     if (pv.v && attday_get(c, sqlite3_column_int64(st, 13), sqlite3_column_int(st, 5), &day) == 1)
-        o = punch_json(&pv, replayed);
+        text = punch_json(&pv, kind, len);
     db_done(st, 0);
-    return o;
+    return text;
 }
 
 /* ==== the writer unit ==== */
@@ -300,7 +305,7 @@ static int punch_unit(struct db_conn *c, void *arg)
         (!offline && cfg->attendance.repeat_window_s &&
          (id = find_one(c, Q_RECENT, p->employee_id, NULL, now - cfg->attendance.repeat_window_s)))) {
         p->replayed = true;
-        p->reply = punch_reply(c, id, true);
+        p->reply = punch_reply(c, id, ANSWER_REPLAY, &p->reply_len);
         return p->reply ? GY_OK : GY_ERR;
     }
     st = db_stmt(c, &clockin_sql, Q_EMP);
@@ -357,9 +362,11 @@ static int punch_unit(struct db_conn *c, void *arg)
     if (!strcmp(location, "field"))
         sqlite3_bind_text(st, 19, "pending", -1, SQLITE_STATIC);
     bind_opt_int(st, 20, !strcmp(location, "field") ? p->moderation_id : 0);
-    if (sqlite3_step(st) != SQLITE_ROW)
+    /* No RETURNING: SQLite would open a temporary b-tree for it on every
+     * punch. The writer is the only connection that inserts. */
+    if (sqlite3_step(st) != SQLITE_DONE)
         return db_done(st, 0), db_fail(c, "punch insert");
-    id = sqlite3_column_int64(st, 0);
+    id = sqlite3_last_insert_rowid(db_handle(c));
     db_done(st, 0);
     /* Judge the day with the new punch: no need to read back what we know. */
     punches[npunch].at = at;
@@ -376,7 +383,7 @@ static int punch_unit(struct db_conn *c, void *arg)
             .site = fix.site ? fix.site->code : NULL,
             .v = shifts_version(c, days[k].version_id), .day = &days[k],
         };
-        p->reply = punch_json(&pv, false);
+        p->reply = punch_json(&pv, ANSWER_NEW, &p->reply_len);
     }
     return GY_OK;
 }
@@ -400,9 +407,9 @@ int clockin_insert_makeup(struct db_conn *c, int64_t emp, int32_t date, int64_t 
     sqlite3_bind_int(st, 11, 0);
     sqlite3_bind_text(st, 18, "none", -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 21, makeup_id);
-    if (sqlite3_step(st) != SQLITE_ROW)
+    if (sqlite3_step(st) != SQLITE_DONE)
         return db_done(st, 0), db_fail(c, "make-up punch insert");
-    *punch_id = sqlite3_column_int64(st, 0);
+    *punch_id = sqlite3_last_insert_rowid(db_handle(c));
     db_done(st, 0);
     return GY_OK;
 }
@@ -415,7 +422,7 @@ static void punch_done(void *arg, int rc)
 
     switch (rc) {
     case GY_OK:
-        api_reply_json(p->r, p->replayed ? 200 : 201, p->reply);
+        api_reply_text(p->r, p->replayed ? 200 : 201, p->reply, p->reply_len);
         p->reply = NULL;
         break;
     case E_OUTSIDE:
@@ -450,7 +457,7 @@ static void punch_done(void *arg, int rc)
     default:
         api_reply_error(p->r, "internal_error");
     }
-    cJSON_Delete(p->reply);
+    free(p->reply);
     free(p);
 }
 
@@ -547,7 +554,8 @@ struct field_dec {
     struct gy_req *r;
     int64_t id;
     bool approve;
-    cJSON *reply;
+    char *reply;
+    size_t reply_len;
 };
 
 enum { E_NOT_FOUND = 1, E_DECIDED, E_FORBIDDEN };
@@ -578,7 +586,7 @@ static int field_unit(struct db_conn *c, void *arg)
     sqlite3_bind_text(st, 2, fd->approve ? "approved" : "rejected", -1, SQLITE_STATIC);
     if (db_exec_stmt(st) != GY_OK || attday_settle(c, emp, date, NULL) != GY_OK)
         return GY_ERR;
-    fd->reply = punch_reply(c, fd->id, false);
+    fd->reply = punch_reply(c, fd->id, ANSWER_DECIDED, &fd->reply_len);
     return fd->reply ? GY_OK : GY_ERR;
 }
 
@@ -589,16 +597,14 @@ static void field_done(void *arg, int rc)
                                          [E_FORBIDDEN] = "forbidden" };
 
     if (rc == GY_OK) {
-        cJSON_DeleteItemFromObject(fd->reply, "replayed");
-        cJSON_DeleteItemFromObject(fd->reply, "message");
-        api_reply_json(fd->r, 200, fd->reply);
+        api_reply_text(fd->r, 200, fd->reply, fd->reply_len);
         fd->reply = NULL;
     } else if (rc > 0 && rc <= E_FORBIDDEN) {
         api_reply_error(fd->r, codes[rc]);
     } else {
         api_reply_error(fd->r, "internal_error");
     }
-    cJSON_Delete(fd->reply);
+    free(fd->reply);
     free(fd);
 }
 

@@ -27,6 +27,26 @@ struct event_base;
 struct evhttp_request;
 struct wx_client;
 
+/* ==== jsonout.c: JSON text built in one buffer ==== */
+
+/* Zero-initialise; NAME is NULL for the outermost object. Members are
+ * written in order; a NULL string is written as null. */
+struct jout {
+    char *p;
+    size_t len, cap;
+    bool more;   /* a member already written at this level */
+};
+void jout_open(struct jout *j, const char *name);
+void jout_close(struct jout *j);
+void jout_str(struct jout *j, const char *name, const char *s);
+void jout_int(struct jout *j, const char *name, int64_t v);
+void jout_bool(struct jout *j, const char *name, bool v);
+void jout_null(struct jout *j, const char *name);
+/* T as ISO 8601 in the configured zone, or null when T is 0. */
+void jout_time(struct jout *j, const char *name, int64_t t);
+/* The text (NUL-terminated, caller frees) and its length; J is reset. */
+char *jout_take(struct jout *j, size_t *len);
+
 /* ==== util.c: memory, encoding, hashing, parsing ==== */
 
 /* Allocators that abort on out-of-memory: callers never check for NULL. */
@@ -89,6 +109,8 @@ void clock_format_minute(int64_t t, char out[20]);
 int clock_parse(const char *s, int64_t *out);
 /* Offset of the configured time zone from UTC at T, in seconds. */
 int clock_utc_offset(int64_t t);
+/* The proleptic Gregorian date of DAYS since 1970-01-01. */
+void clock_civil(int32_t days, int *y, int *m, int *d);
 /* Select the time zone (an IANA name). GY_ERR if unknown. */
 int clock_set_timezone(const char *name);
 
@@ -317,6 +339,9 @@ void api_reply_error_ex(struct gy_req *r, const char *code, cJSON *extra, int re
 void http_abandon_all(void);
 /* Reply with a raw body and content type. Frees R. */
 void api_reply_raw(struct gy_req *r, int status, const char *ctype, const char *body, size_t len);
+/* Reply with JSON text TEXT of LEN bytes, taken over (handed to evhttp
+ * without a copy, freed once sent). Frees R. */
+void api_reply_text(struct gy_req *r, int status, char *text, size_t len);
 
 /* Field validation for JSON bodies. On failure replies 400 and returns
  * NULL / GY_ERR, so the handler just returns. */
@@ -669,6 +694,12 @@ size_t attday_punches(struct db_conn *c, int64_t emp, int32_t date, struct att_p
  * and judge again. 1 if a row was changed, 0 if none existed, -1 on error. */
 int attday_replan(struct db_conn *c, int64_t emp, const char *dept, int32_t date);
 cJSON *attday_json(const struct att_day *d, const struct shift_version *v);
+/* The same written into J as member NAME (NULL at the top), with or
+ * without its "shift" member. */
+void attday_jout(struct jout *j, const char *name, const struct att_day *d,
+                 const struct shift_version *v, bool with_shift);
+/* "shift": the shift of day D (version V, may be NULL) into J. */
+void attday_shift_jout(struct jout *j, const struct att_day *d, const struct shift_version *v);
 int attday_start(struct event_base *base, const struct gy_config *cfg);
 /* Writer thread: drop the caches of shifts and sites (a failed commit). */
 void attday_caches_reset(void);

@@ -142,10 +142,10 @@ static void log_request(struct gy_req *r, double ms)
     cJSON_Delete(f);
 }
 
-void api_reply_raw(struct gy_req *r, int status, const char *ctype, const char *body, size_t len)
+/* Send BUF (emptied) with CTYPE as the reply to R, and free R. */
+static void reply_buffer(struct gy_req *r, int status, const char *ctype, struct evbuffer *buf)
 {
     struct evkeyvalq *out = evhttp_request_get_output_headers(r->ev);
-    struct evbuffer *buf = evbuffer_new();
     double ms = clock_mono_ms() - r->start_ms;
 
     if (r->replied)
@@ -157,7 +157,6 @@ void api_reply_raw(struct gy_req *r, int status, const char *ctype, const char *
     evhttp_add_header(out, "Cache-Control", "no-store");
     if (H.stopping)
         evhttp_add_header(out, "Connection", "close");
-    evbuffer_add(buf, body, len);
     /* Shutdown waits for replies to reach the socket, not just evhttp. A
      * request whose client has gone has no connection: nothing to wait for. */
     if (evhttp_request_get_connection(r->ev)) {
@@ -165,12 +164,36 @@ void api_reply_raw(struct gy_req *r, int status, const char *ctype, const char *
         evhttp_request_set_on_complete_cb(r->ev, reply_written, NULL);
     }
     evhttp_send_reply(r->ev, status, NULL, buf);
-    evbuffer_free(buf);
 
     log_request(r, ms);
     metrics_request(r->route ? r->route->pattern : "unmatched", status, ms);
     req_unlink(r);
     req_free(r);
+}
+
+void api_reply_raw(struct gy_req *r, int status, const char *ctype, const char *body, size_t len)
+{
+    struct evbuffer *buf = evbuffer_new();
+
+    evbuffer_add(buf, body, len);
+    reply_buffer(r, status, ctype, buf);
+    evbuffer_free(buf);
+}
+
+static void free_text(const void *data, size_t len, void *arg)
+{
+    (void)len, (void)arg;
+    free((void *)data);
+}
+
+void api_reply_text(struct gy_req *r, int status, char *text, size_t len)
+{
+    struct evbuffer *buf = evbuffer_new();
+
+    if (evbuffer_add_reference(buf, text, len, free_text, NULL) != 0)
+        free(text);
+    reply_buffer(r, status, "application/json; charset=utf-8", buf);
+    evbuffer_free(buf);
 }
 
 void http_abandon_all(void)
