@@ -130,6 +130,7 @@ static int purge_sessions(struct db_conn *c, void *arg)
 
     /* Kept a day past expiry, so a late client hears token_expired. */
     sqlite3_bind_int64(st, 1, clock_now() - 86400);
+    sesscache_stale();
     return db_exec_stmt(st);
 }
 
@@ -366,6 +367,8 @@ static int touch_session(struct db_conn *c, void *arg)
 
 static void touched(void *arg, int rc)
 {
+    if (rc != 0)
+        sesscache_drop(arg);   /* it was extended in memory only */
     free(arg);
 }
 
@@ -386,10 +389,10 @@ static int resolve_apikey(struct gy_req *r, const char *hash)
     return GY_OK;
 }
 
-static int resolve_session(struct gy_req *r, const char *hash)
+/* The session's row and employee, from SQLite; GY_ERR (replied) if none. */
+static int read_session(struct gy_req *r, const char *hash, int64_t *expires, int64_t *touched_at)
 {
     sqlite3_stmt *st = db_stmt(db_reader(), &auth_sql, Q_SESSION_BY_HASH);
-    int64_t now = clock_now(), expires, touched_at;
     bool ok;
 
     sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
@@ -399,8 +402,8 @@ static int resolve_session(struct gy_req *r, const char *hash)
         return GY_ERR;
     }
     r->auth.user_id = sqlite3_column_int64(st, 0);
-    expires = sqlite3_column_int64(st, 1);
-    touched_at = sqlite3_column_int64(st, 2);
+    *expires = sqlite3_column_int64(st, 1);
+    *touched_at = sqlite3_column_int64(st, 2);
     if (sqlite3_column_type(st, 3) != SQLITE_NULL) {
         r->auth.employee_id = sqlite3_column_int64(st, 3);
         snprintf(r->auth.employee_no, sizeof r->auth.employee_no, "%s",
@@ -408,13 +411,28 @@ static int resolve_session(struct gy_req *r, const char *hash)
         r->auth.roles = roles_parse((const char *)sqlite3_column_text(st, 5), &ok);
     }
     db_done(st, 0);
+    return GY_OK;
+}
+
+static int resolve_session(struct gy_req *r, const char *hash)
+{
+    int64_t now = clock_now(), expires, touched_at;
+
+    if (!sesscache_get(hash, &r->auth, &expires, &touched_at)) {
+        unsigned gen = sesscache_gen();   /* before the read: see sesscache.c */
+        if (read_session(r, hash, &expires, &touched_at) != GY_OK)
+            return GY_ERR;
+        sesscache_put(hash, &r->auth, expires, touched_at, gen);
+    }
     if (expires <= now) {
         api_reply_error(r, "token_expired");
         return GY_ERR;
     }
     /* Sliding expiry, written at most once per touch interval. */
-    if (now - touched_at >= A.cfg->session.touch_interval_s)
+    if (now - touched_at >= A.cfg->session.touch_interval_s) {
         writer_submit(touch_session, touched, gy_strdup(hash));
+        sesscache_touch(hash, now + A.cfg->session.ttl_s, now);
+    }
     return GY_OK;
 }
 
@@ -448,6 +466,7 @@ static int delete_session(struct db_conn *c, void *arg)
     sqlite3_stmt *st = db_stmt(c, &auth_sql, Q_DELETE_SESSION);
 
     sqlite3_bind_text(st, 1, r->auth.token_hash, -1, SQLITE_STATIC);
+    sesscache_stale();
     return db_exec_stmt(st);
 }
 

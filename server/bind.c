@@ -231,6 +231,7 @@ static int bind_unit(struct db_conn *c, void *arg)
     } else {
         db_done(st, 0);
     }
+    sesscache_stale();
     st = db_stmt(c, &bind_sql, Q_BIND);
     sqlite3_bind_int64(st, 1, b->employee_id);
     sqlite3_bind_int64(st, 2, b->r->auth.user_id);
@@ -454,6 +455,7 @@ static int unbind_unit(struct db_conn *c, void *arg)
     if (!u->found || !user)
         return 1;
     u->was_bound = true;
+    sesscache_stale();
     st = db_stmt(c, &bind_sql, Q_UNBIND);
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_int64(st, 2, clock_now());

@@ -489,6 +489,9 @@ void writer_stop(void);
 /* FN runs on the writer thread when a transaction is rolled back whole. */
 void writer_set_on_rollback(void (*fn)(void));
 /* FN runs on the loop thread after each batch's completions (NULL: none). */
+/* FN runs on the writer thread after each batch has committed or rolled
+ * back, before its completions are handed to the loop. */
+void writer_set_after_batch(void (*fn)(void));
 void writer_set_after_commit(void (*fn)(void));
 
 /* ==== auth.c: login, sessions, API keys ==== */
@@ -505,6 +508,22 @@ int auth_apikey_create(struct db_conn *c, const char *role, const char *name);
 /* `gongyoud apikey list` and `gongyoud apikey revoke NAME|ID`. */
 int auth_apikey_list(struct db_conn *c);
 int auth_apikey_revoke(struct db_conn *c, const char *name_or_id);
+
+/* ==== sesscache.c: resolved sessions, in memory (see the file) ==== */
+
+/* Loop thread. The generation to store a read under: take it before the read. */
+unsigned sesscache_gen(void);
+bool sesscache_get(const char *hash, struct gy_auth *auth, int64_t *expires, int64_t *touched);
+void sesscache_put(const char *hash, const struct gy_auth *auth, int64_t expires, int64_t touched,
+                   unsigned gen);
+/* The sliding expiry of HASH was moved on. */
+void sesscache_touch(const char *hash, int64_t expires, int64_t touched);
+/* Forget HASH's entry (its touch failed). */
+void sesscache_drop(const char *hash);
+void sesscache_free(void);
+/* Writer thread: a unit changes sessions or employees; after each batch. */
+void sesscache_stale(void);
+void sesscache_batch_end(void);
 void testing_clock_set(struct gy_req *r);
 
 /* ==== push.c: WeChat's message push and its journal ==== */

@@ -130,6 +130,7 @@ static int serve(const struct gy_config *cfg)
     auth_init(M.base, cfg);
     deliver_start(M.base, cfg);
     writer_set_on_rollback(attday_caches_reset);
+    writer_set_after_batch(sesscache_batch_end);
     attday_start(M.base, cfg);
     sigs[0] = evsignal_new(M.base, SIGTERM, on_signal, NULL);
     sigs[1] = evsignal_new(M.base, SIGINT, on_signal, NULL);
@@ -152,6 +153,7 @@ out:
     attday_caches_reset();
     wxlink_free();
     auth_free();
+    sesscache_free();
     http_abandon_all();
     http_free();
     db_close(reader);

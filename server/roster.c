@@ -353,6 +353,7 @@ static int apply(struct db_conn *c, struct roster_file *f, bool deactivate, cons
     int rc;
 
     memset(out, 0, sizeof *out);
+    sesscache_stale();   /* roles, numbers and active flags may change */
     rc = check_supervisors(c, f, nos, deactivate);
     for (size_t i = 0; rc == GY_OK && i < f->n; i++)
         rc = upsert_row(c, &f->rows[i], now, out);

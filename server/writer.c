@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/event.h>
 
@@ -46,7 +47,9 @@ static struct {
     int max_batch;
     atomic_long depth;
     atomic_ullong commits, units;
+    int wal_frames;               /* writer thread: the WAL's length at the last commit */
     void (*after_commit)(void);   /* loop thread, after each batch's completions */
+    void (*after_batch)(void);    /* writer thread, after each batch's commit */
     /* The checkpointer: copies the WAL back into the database on its own
      * thread and connection, so the writer never stalls on that (SQLite's
      * automatic checkpoint would run inside a commit, on the writer). */
@@ -69,6 +72,11 @@ static void rolled_back(void)
 {
     if (W.on_rollback)
         W.on_rollback();
+}
+
+void writer_set_after_batch(void (*fn)(void))
+{
+    W.after_batch = fn;
 }
 
 void writer_set_after_commit(void (*fn)(void))
@@ -150,6 +158,28 @@ static void run_batch(struct unit *batch)
         atomic_fetch_add(&W.commits, 1);
 }
 
+#define IDLE_RESTART_FRAMES 4096 /* 16 MiB: finished by the writer once writes pause */
+#define MAX_WAL_FRAMES 262144    /* 1 GiB: finished by the writer even under load */
+#define QUIET_MS 200             /* a pause: this long without a unit */
+
+static void finish_checkpoint(int at_frames);
+
+/* With W.mu held and nothing queued: wait up to QUIET_MS for a unit. true
+ * if one came (or stop), false after a quiet QUIET_MS. */
+static bool wait_quiet(void)
+{
+    struct timespec until;
+
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += QUIET_MS * 1000000L;
+    until.tv_sec += until.tv_nsec / 1000000000L;
+    until.tv_nsec %= 1000000000L;
+    while (!W.head && !W.stop)
+        if (pthread_cond_timedwait(&W.cv, &W.mu, &until) != 0)
+            return W.head || W.stop;
+    return true;
+}
+
 static void *writer_main(void *unused)
 {
     for (;;) {
@@ -157,8 +187,15 @@ static void *writer_main(void *unused)
         long n = 1;
 
         pthread_mutex_lock(&W.mu);
-        while (!W.head && !W.stop)
-            pthread_cond_wait(&W.cv, &W.mu);
+        while (!W.head && !W.stop) {
+            if (W.wal_frames >= IDLE_RESTART_FRAMES && !wait_quiet()) {
+                pthread_mutex_unlock(&W.mu);
+                finish_checkpoint(IDLE_RESTART_FRAMES);
+                pthread_mutex_lock(&W.mu);
+            } else if (W.wal_frames < IDLE_RESTART_FRAMES) {
+                pthread_cond_wait(&W.cv, &W.mu);
+            }
+        }
         if (!W.head) {
             pthread_mutex_unlock(&W.mu);
             break;
@@ -175,6 +212,8 @@ static void *writer_main(void *unused)
         pthread_mutex_unlock(&W.mu);
 
         run_batch(batch);
+        if (W.after_batch)
+            W.after_batch();
         atomic_fetch_add(&W.units, (unsigned long long)n);
 
         pthread_mutex_lock(&W.mu);
@@ -185,6 +224,7 @@ static void *writer_main(void *unused)
         W.done_tail = last;
         pthread_mutex_unlock(&W.mu);
         event_active(W.done_ev, EV_READ, 0);
+        finish_checkpoint(MAX_WAL_FRAMES);
     }
     return NULL;
 }
@@ -192,10 +232,12 @@ static void *writer_main(void *unused)
 #define CHECKPOINT_FRAMES 1000   /* as SQLite's default wal_autocheckpoint */
 
 /* Writer thread, after each commit: wake the checkpointer when the WAL has
- * grown. Replaces SQLite's automatic checkpoint. */
+ * grown. Replaces SQLite's automatic checkpoint, which would run inside the
+ * writer's commits. */
 static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 {
     (void)arg, (void)db, (void)name;
+    W.wal_frames = frames;
     if (frames >= CHECKPOINT_FRAMES && W.ck.running) {
         pthread_mutex_lock(&W.ck.mu);
         W.ck.due = true;
@@ -203,6 +245,31 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
         pthread_mutex_unlock(&W.ck.mu);
     }
     return SQLITE_OK;
+}
+
+/*
+ * Writer thread, between batches. The WAL starts again from its beginning
+ * only when a transaction begins with every frame copied back; under a
+ * steady stream of commits the checkpointer never gets there (new frames
+ * land while it copies), so at shift change the WAL grows (by about 10 KiB
+ * a punch). Once writes pause for QUIET_MS the writer runs one PASSIVE
+ * checkpoint itself, and the next transaction starts the WAL again. Past
+ * MAX_WAL_FRAMES it does so even with units waiting, which bounds the WAL
+ * on disk at the price of one pause. Finishing it at every 16 MiB instead
+ * was measured: a pause of 30 to 180 ms each time, p99 over 100 ms.
+ * BUSY (the checkpointer is at work) means trying again later.
+ */
+static void finish_checkpoint(int at_frames)
+{
+    int log = 0, done = 0, rc;
+
+    if (W.wal_frames < at_frames)
+        return;
+    rc = sqlite3_wal_checkpoint_v2(db_handle(W.conn), NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+    if (rc == SQLITE_OK && log == done)
+        W.wal_frames = 0;
+    else if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+        gy_log(LOG_WARN, "writer checkpoint: %s", sqlite3_errmsg(db_handle(W.conn)));
 }
 
 static void *checkpoint_main(void *unused)

@@ -448,7 +448,8 @@ def main():
     with open(path, "w") as f:
         json.dump(results, f, indent=2, ensure_ascii=False)
     print("results: %s" % path)
-    shutil.rmtree(work, ignore_errors=True)
+    if not os.environ.get("GY_BENCH_KEEP"):
+        shutil.rmtree(work, ignore_errors=True)
     return 0 if results["verdict"]["all_met"] else 1
 
 

@@ -140,6 +140,10 @@ class Bind(E2ETestCase):
         self.assertFalse(env.call("GET", "/api/v1/me", token=fresh).json["bound"])
         self.assertOk(env.bind(fresh, no, name, last4))
         self.assertEqual(self.bound_to(no), user)
+        # The loop keeps resolved sessions in memory: the binding is seen at once.
+        me = self.assertOk(env.call("GET", "/api/v1/me", token=fresh))
+        self.assertTrue(me["bound"])
+        self.assertEqual(me["employee"]["employee_no"], no)
 
     def test_unbind_not_bound(self):
         r = self.env.call("DELETE", "/api/v1/admin/employees/%s/binding" % emp(12)[0], token=self.env.hr_key())
