@@ -149,7 +149,10 @@ struct db_conn *db_open(const char *path, bool readonly, const struct gy_config 
     /* The writer's working set at shift change is the day's rows and the
      * index leaves of every worker: keep them in memory (16 MiB), so a
      * punch costs no read system calls. */
-    if (!readonly && exec_simple(c->db, "PRAGMA cache_size = -16384", why, sizeof why) != GY_OK) {
+    /* After a shift change the WAL may have grown to hundreds of MiB; when
+     * it starts again (writer.c) it is cut back to 64 MiB. */
+    if (!readonly && (exec_simple(c->db, "PRAGMA cache_size = -16384", why, sizeof why) != GY_OK ||
+                      exec_simple(c->db, "PRAGMA journal_size_limit = 67108864", why, sizeof why) != GY_OK)) {
         snprintf(err, errsz, "cannot set up database %s: %s", path, why);
         goto fail;
     }

@@ -11,6 +11,7 @@
  */
 #include "gongyou.h"
 
+#include <malloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -48,6 +49,7 @@ static struct {
     atomic_long depth;
     atomic_ullong commits, units;
     int wal_frames;               /* writer thread: the WAL's length at the last commit */
+    bool worked;                  /* mu: a batch ran since the last quiet time */
     void (*after_commit)(void);   /* loop thread, after each batch's completions */
     void (*after_batch)(void);    /* writer thread, after each batch's commit */
     /* The checkpointer: copies the WAL back into the database on its own
@@ -59,6 +61,7 @@ static struct {
         pthread_mutex_t mu;
         pthread_cond_t cv;
         bool due, stop, running;
+        int woken_at;             /* writer thread: the WAL's length then */
     } ck;
     void (*on_rollback)(void);    /* writer thread, after a whole transaction is lost */
 } W;
@@ -164,6 +167,16 @@ static void run_batch(struct unit *batch)
 
 static void finish_checkpoint(int at_frames);
 
+/* Writes have paused after a burst (shift change is over): start the WAL
+ * again, and give back the memory the burst took (the writer's page cache,
+ * freed heap in every thread's arena), so an idle daemon stays small. */
+static void quiet_time(void)
+{
+    finish_checkpoint(IDLE_RESTART_FRAMES);
+    sqlite3_db_release_memory(db_handle(W.conn));
+    malloc_trim(0);
+}
+
 /* With W.mu held and nothing queued: wait up to QUIET_MS for a unit. true
  * if one came (or stop), false after a quiet QUIET_MS. */
 static bool wait_quiet(void)
@@ -188,11 +201,12 @@ static void *writer_main(void *unused)
 
         pthread_mutex_lock(&W.mu);
         while (!W.head && !W.stop) {
-            if (W.wal_frames >= IDLE_RESTART_FRAMES && !wait_quiet()) {
+            if (W.worked && !wait_quiet()) {
+                W.worked = false;
                 pthread_mutex_unlock(&W.mu);
-                finish_checkpoint(IDLE_RESTART_FRAMES);
+                quiet_time();
                 pthread_mutex_lock(&W.mu);
-            } else if (W.wal_frames < IDLE_RESTART_FRAMES) {
+            } else if (!W.worked) {
                 pthread_cond_wait(&W.cv, &W.mu);
             }
         }
@@ -222,6 +236,7 @@ static void *writer_main(void *unused)
         else
             W.done = batch;
         W.done_tail = last;
+        W.worked = true;
         pthread_mutex_unlock(&W.mu);
         event_active(W.done_ev, EV_READ, 0);
         finish_checkpoint(MAX_WAL_FRAMES);
@@ -229,7 +244,11 @@ static void *writer_main(void *unused)
     return NULL;
 }
 
-#define CHECKPOINT_FRAMES 1000   /* as SQLite's default wal_autocheckpoint */
+/* The checkpointer is woken each time the WAL has grown by this much. Every
+ * pass copies the latest version of each page written since the last one
+ * and fsyncs the database, so waking it at every commit (SQLite's
+ * default: past 1000 frames) copies the same hot pages over and over. */
+#define CHECKPOINT_STEP 8192
 
 /* Writer thread, after each commit: wake the checkpointer when the WAL has
  * grown. Replaces SQLite's automatic checkpoint, which would run inside the
@@ -237,8 +256,11 @@ static void *writer_main(void *unused)
 static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 {
     (void)arg, (void)db, (void)name;
+    if (frames < W.wal_frames)
+        W.ck.woken_at = 0;   /* the WAL started again */
     W.wal_frames = frames;
-    if (frames >= CHECKPOINT_FRAMES && W.ck.running) {
+    if (frames - W.ck.woken_at >= CHECKPOINT_STEP && W.ck.running) {
+        W.ck.woken_at = frames;
         pthread_mutex_lock(&W.ck.mu);
         W.ck.due = true;
         pthread_cond_signal(&W.ck.cv);
@@ -253,11 +275,12 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
  * steady stream of commits the checkpointer never gets there (new frames
  * land while it copies), so at shift change the WAL grows (by about 10 KiB
  * a punch). Once writes pause for QUIET_MS the writer runs one PASSIVE
- * checkpoint itself, and the next transaction starts the WAL again. Past
- * MAX_WAL_FRAMES it does so even with units waiting, which bounds the WAL
- * on disk at the price of one pause. Finishing it at every 16 MiB instead
- * was measured: a pause of 30 to 180 ms each time, p99 over 100 ms.
- * BUSY (the checkpointer is at work) means trying again later.
+ * checkpoint itself (the checkpointer has copied all but the last few
+ * MiB), and the next transaction starts the WAL again. Past MAX_WAL_FRAMES
+ * it does so even with units waiting, which bounds the WAL on disk at the
+ * price of one pause. Finishing it at every 16 or 128 MiB instead was
+ * measured: pauses of 30 to 180 ms each time, p99 over 100 ms. BUSY (the
+ * checkpointer is at work) means trying again later.
  */
 static void finish_checkpoint(int at_frames)
 {
@@ -267,7 +290,7 @@ static void finish_checkpoint(int at_frames)
         return;
     rc = sqlite3_wal_checkpoint_v2(db_handle(W.conn), NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
     if (rc == SQLITE_OK && log == done)
-        W.wal_frames = 0;
+        W.wal_frames = W.ck.woken_at = 0;   /* the next transaction starts it again */
     else if (rc != SQLITE_OK && rc != SQLITE_BUSY)
         gy_log(LOG_WARN, "writer checkpoint: %s", sqlite3_errmsg(db_handle(W.conn)));
 }
@@ -301,6 +324,13 @@ static int checkpoint_start(const char *path, char *err, size_t errsz)
         return GY_ERR;
     }
     sqlite3_busy_timeout(W.ck.db, 5000);
+    /* A connection learns that the database is in WAL mode only when it
+     * first reads it; until then a checkpoint is a no-op that reports
+     * success (log and done -1). */
+    if (sqlite3_exec(W.ck.db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL) != SQLITE_OK) {
+        snprintf(err, errsz, "checkpoint: cannot read %s", path);
+        return GY_ERR;
+    }
     pthread_mutex_init(&W.ck.mu, NULL);
     pthread_cond_init(&W.ck.cv, NULL);
     if (pthread_create(&W.ck.thread, NULL, checkpoint_main, NULL) != 0) {

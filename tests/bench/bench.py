@@ -434,8 +434,11 @@ def main():
         socks = idle_connections(gy.port, args.idle)
         time.sleep(2)
         st, _ = http_call(gy.port, "GET", "/healthz")
+        # By now writes have paused: the WAL has been started again and cut back.
+        wal = db_path + "-wal"
         results["idle"] = {"connections": len(socks), "rss_before_mib": base_rss,
-                           "rss_mib": gy.status("VmRSS") / 1024, "healthz": st}
+                           "rss_mib": gy.status("VmRSS") / 1024, "healthz": st,
+                           "wal_mib": (os.path.getsize(wal) if os.path.exists(wal) else 0) / 1048576}
         for s_ in socks:
             s_.close()
     finally:
@@ -483,8 +486,8 @@ def print_table(r):
          "%d logins, %d reports over %d slots, slowest %.2f s" % (m["logins_ok"], m["reports"],
                                                                   m["report_slots"], m["report_max_s"])),
         ("5 memory", "-", "-", "-", "-", "-", "-",
-         "peak RSS %.1f MiB; %.1f MiB with %d idle connections" % (r["rss_peak_mib"], idle["rss_mib"],
-                                                                   idle["connections"])),
+         "peak RSS %.1f MiB; %.1f MiB with %d idle connections; WAL %.0f MiB once idle"
+         % (r["rss_peak_mib"], idle["rss_mib"], idle["connections"], idle["wal_mib"])),
     ]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
