@@ -27,6 +27,11 @@ struct event_base;
 struct evhttp_request;
 struct wx_client;
 
+/* ==== walbuf.c: the writer's VFS (one write per commit to the WAL) ==== */
+
+/* Register the VFS (once) and return its name, or NULL if SQLite refused it. */
+const char *walbuf_register(void);
+
 /* ==== jsonout.c: JSON text built in one buffer ==== */
 
 /* Zero-initialise; NAME is NULL for the outermost object. Members are

@@ -162,19 +162,23 @@ static void run_batch(struct unit *batch)
 }
 
 #define IDLE_RESTART_FRAMES 4096 /* 16 MiB: finished by the writer once writes pause */
-#define MAX_WAL_FRAMES 262144    /* 1 GiB: finished by the writer even under load */
+#define MAX_WAL_FRAMES 1048576   /* 4 GiB: finished by the writer even under load */
 #define QUIET_MS 200             /* a pause: this long without a unit */
 
-static void finish_checkpoint(int at_frames);
+static bool finish_checkpoint(int at_frames);
 
 /* Writes have paused after a burst (shift change is over): start the WAL
  * again, and give back the memory the burst took (the writer's page cache,
- * freed heap in every thread's arena), so an idle daemon stays small. */
-static void quiet_time(void)
+ * freed heap in every thread's arena), so an idle daemon stays small.
+ * false: the checkpoint could not finish yet (the checkpointer was busy, a
+ * report holds an old snapshot); try at the next quiet time. */
+static bool quiet_time(void)
 {
-    finish_checkpoint(IDLE_RESTART_FRAMES);
+    bool finished = finish_checkpoint(IDLE_RESTART_FRAMES);
+
     sqlite3_db_release_memory(db_handle(W.conn));
     malloc_trim(0);
+    return finished;
 }
 
 /* With W.mu held and nothing queued: wait up to QUIET_MS for a unit. true
@@ -202,10 +206,11 @@ static void *writer_main(void *unused)
         pthread_mutex_lock(&W.mu);
         while (!W.head && !W.stop) {
             if (W.worked && !wait_quiet()) {
-                W.worked = false;
+                bool finished;
                 pthread_mutex_unlock(&W.mu);
-                quiet_time();
+                finished = quiet_time();
                 pthread_mutex_lock(&W.mu);
+                W.worked = !finished && !W.stop;
             } else if (!W.worked) {
                 pthread_cond_wait(&W.cv, &W.mu);
             }
@@ -282,17 +287,20 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
  * measured: pauses of 30 to 180 ms each time, p99 over 100 ms. BUSY (the
  * checkpointer is at work) means trying again later.
  */
-static void finish_checkpoint(int at_frames)
+static bool finish_checkpoint(int at_frames)
 {
     int log = 0, done = 0, rc;
 
     if (W.wal_frames < at_frames)
-        return;
+        return true;
     rc = sqlite3_wal_checkpoint_v2(db_handle(W.conn), NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
-    if (rc == SQLITE_OK && log == done)
+    if (rc == SQLITE_OK && log == done) {
         W.wal_frames = W.ck.woken_at = 0;   /* the next transaction starts it again */
-    else if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+        return true;
+    }
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY)
         gy_log(LOG_WARN, "writer checkpoint: %s", sqlite3_errmsg(db_handle(W.conn)));
+    return false;
 }
 
 static void *checkpoint_main(void *unused)

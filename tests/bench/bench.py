@@ -434,7 +434,8 @@ def main():
         socks = idle_connections(gy.port, args.idle)
         time.sleep(2)
         st, _ = http_call(gy.port, "GET", "/healthz")
-        # By now writes have paused: the WAL has been started again and cut back.
+        # The WAL file keeps its largest size until the first write after a
+        # pause (then it is cut back to 64 MiB): this is its peak.
         wal = db_path + "-wal"
         results["idle"] = {"connections": len(socks), "rss_before_mib": base_rss,
                            "rss_mib": gy.status("VmRSS") / 1024, "healthz": st,
@@ -486,7 +487,7 @@ def print_table(r):
          "%d logins, %d reports over %d slots, slowest %.2f s" % (m["logins_ok"], m["reports"],
                                                                   m["report_slots"], m["report_max_s"])),
         ("5 memory", "-", "-", "-", "-", "-", "-",
-         "peak RSS %.1f MiB; %.1f MiB with %d idle connections; WAL %.0f MiB once idle"
+         "peak RSS %.1f MiB; %.1f MiB with %d idle connections; WAL file peaked at %.0f MiB"
          % (r["rss_peak_mib"], idle["rss_mib"], idle["connections"], idle["wal_mib"])),
     ]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]

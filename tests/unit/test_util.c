@@ -3,6 +3,7 @@
 #include "unit.h"
 
 #include <stdlib.h>
+#include <time.h>
 
 static void sha256_vectors(void)
 {
@@ -117,6 +118,60 @@ static void clock_format_zone(void)
     CHECK_STR(out, "1970-01-02T00:00:00+00:00");
 }
 
+/* clock_format does its own arithmetic with a per-thread offset cache:
+ * check it against strftime across DST changes, including a zone whose
+ * offset moves by half an hour (Lord Howe). */
+static void clock_format_dst(void)
+{
+    static const char *const zones[] = { "America/New_York", "Australia/Lord_Howe", "Asia/Shanghai" };
+
+    for (size_t z = 0; z < sizeof zones / sizeof zones[0]; z++) {
+        CHECK(clock_set_timezone(zones[z]) == GY_OK);
+        /* Every 7 minutes 13 seconds through 2026, and some far dates. */
+        for (int64_t t = 1767225600; t < 1798761600; t += 433) {
+            char got[32], want[40], zone[8];
+            time_t tt = (time_t)t;
+            struct tm tm;
+
+            clock_format(t, got);
+            localtime_r(&tt, &tm);
+            strftime(want, sizeof want, "%Y-%m-%dT%H:%M:%S", &tm);
+            strftime(zone, sizeof zone, "%z", &tm);
+            snprintf(want + strlen(want), sizeof want - strlen(want), "%.3s:%.2s", zone, zone + 3);
+            if (strcmp(got, want) != 0) {
+                CHECK_STR(got, want);
+                break;
+            }
+        }
+    }
+    CHECK(clock_set_timezone("Asia/Shanghai") == GY_OK);
+}
+
+static void jout_text(void)
+{
+    struct jout j = { 0 };
+    size_t len;
+    char *text;
+
+    jout_open(&j, NULL);
+    jout_str(&j, "s", "a\"b\\c\n\x01张");
+    jout_int(&j, "n", -42);
+    jout_open(&j, "o");
+    jout_null(&j, "z");
+    jout_bool(&j, "t", true);
+    jout_str(&j, "none", NULL);
+    jout_close(&j);
+    jout_time(&j, "never", 0);
+    jout_open(&j, "empty");
+    jout_close(&j);
+    jout_close(&j);
+    text = jout_take(&j, &len);
+    CHECK_STR(text, "{\"s\":\"a\\\"b\\\\c\\u000a\\u0001张\",\"n\":-42,"
+                    "\"o\":{\"z\":null,\"t\":true,\"none\":null},\"never\":null,\"empty\":{}}");
+    CHECK(len == strlen(text));
+    free(text);
+}
+
 static void clock_parse_iso(void)
 {
     int64_t t;
@@ -141,6 +196,8 @@ static const struct unit_test tests[] = {
     { "trim", trim },
     { "json_fields", json_fields },
     { "clock_format_zone", clock_format_zone },
+    { "clock_format_dst", clock_format_dst },
+    { "jout_text", jout_text },
 };
 
 int main(void)

@@ -1,0 +1,98 @@
+/* Unit tests for walbuf.c: what the writer commits through the gathering
+ * VFS is what another connection (the default VFS) reads, for commits
+ * small and large (larger than one write of the default VFS, and than
+ * the page cache, so SQLite spills frames before the commit). */
+#include "gongyou.h"
+#include "unit.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+static sqlite3 *open_db(const char *path, const char *vfs)
+{
+    sqlite3 *db = NULL;
+
+    CHECK(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, vfs) == SQLITE_OK);
+    return db;
+}
+
+static int64_t one(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *st;
+    int64_t v = -1;
+
+    CHECK(sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+/* Insert N rows of SIZE random bytes in one transaction. */
+static void insert(sqlite3 *db, int n, int size)
+{
+    sqlite3_stmt *st;
+
+    CHECK(sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK);
+    CHECK(sqlite3_prepare_v2(db, "INSERT INTO t (b) VALUES (randomblob(?1))", -1, &st, NULL) == SQLITE_OK);
+    for (int i = 0; i < n; i++) {
+        sqlite3_bind_int(st, 1, size);
+        CHECK(sqlite3_step(st) == SQLITE_DONE);
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    CHECK(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK);
+}
+
+static void commits_read_back(void)
+{
+    char dir[] = "/tmp/gy-walbuf-XXXXXX", path[64], wal[72];
+    const char *vfs = walbuf_register();
+    sqlite3 *w, *r;
+
+    CHECK(vfs != NULL);
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof path, "%s/t.db", dir);
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    w = open_db(path, vfs);
+    CHECK(sqlite3_exec(w, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA cache_size = 50; "
+                          "CREATE TABLE t (id INTEGER PRIMARY KEY, b BLOB NOT NULL)",
+                       NULL, NULL, NULL) == SQLITE_OK);
+    r = open_db(path, NULL);
+    for (int i = 0; i < 50; i++)   /* small commits, each visible at once */
+        insert(w, 3, 100);
+    CHECK(one(r, "SELECT count(*) FROM t") == 150);
+    insert(w, 3000, 2000);         /* ~6 MiB in one commit, spilled on the way */
+    CHECK(one(r, "SELECT count(*) FROM t") == 3150);
+    CHECK(one(r, "SELECT sum(length(b)) FROM t") == 150 * 100 + 3000 * 2000);
+    CHECK(sqlite3_exec(w, "UPDATE t SET b = zeroblob(10) WHERE id % 2 = 0", NULL, NULL, NULL) == SQLITE_OK);
+    CHECK(one(r, "SELECT count(*) FROM t WHERE length(b) = 10") == 1575);
+    CHECK(one(w, "SELECT count(*) FROM t WHERE length(b) = 10") == 1575);
+    sqlite3_close(r);
+    sqlite3_close(w);
+    /* After close, from the file alone. */
+    r = open_db(path, NULL);
+    CHECK(one(r, "SELECT count(*) FROM t") == 3150);
+    {
+        sqlite3_stmt *st;
+        CHECK(sqlite3_prepare_v2(r, "PRAGMA integrity_check", -1, &st, NULL) == SQLITE_OK);
+        CHECK(sqlite3_step(st) == SQLITE_ROW);
+        CHECK_STR((const char *)sqlite3_column_text(st, 0), "ok");
+        sqlite3_finalize(st);
+    }
+    sqlite3_close(r);
+    unlink(wal);
+    snprintf(wal, sizeof wal, "%s-shm", path);
+    unlink(wal);
+    unlink(path);
+    rmdir(dir);
+}
+
+static const struct unit_test tests[] = {
+    { "commits_read_back", commits_read_back },
+};
+
+int main(void)
+{
+    return RUN_TESTS(tests);
+}
