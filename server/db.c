@@ -71,6 +71,26 @@ static int user_version(sqlite3 *db)
     return v;
 }
 
+/* GY_OK when no row breaks a foreign key; else the first one, in WHY. */
+static int foreign_keys_hold(sqlite3 *db, char *why, size_t whysz)
+{
+    sqlite3_stmt *st;
+    int rc = GY_OK;
+
+    if (sqlite3_prepare_v2(db, "PRAGMA foreign_key_check", -1, &st, NULL) != SQLITE_OK) {
+        snprintf(why, whysz, "%s", sqlite3_errmsg(db));
+        return GY_ERR;
+    }
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        snprintf(why, whysz, "row %lld of %s breaks its foreign key to %s",
+                 (long long)sqlite3_column_int64(st, 1), (const char *)sqlite3_column_text(st, 0),
+                 (const char *)sqlite3_column_text(st, 2));
+        rc = GY_ERR;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
 int db_migrate(sqlite3 *db, char *err, size_t errsz)
 {
     int have = user_version(db), applied = 0;
@@ -93,12 +113,22 @@ int db_migrate(sqlite3 *db, char *err, size_t errsz)
             continue;
         /* The version is an integer from our own build; it cannot be bound in a PRAGMA. */
         snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", m->version);
-        if (exec_simple(db, "BEGIN IMMEDIATE", why, sizeof why) != GY_OK ||
+        /* Foreign keys off while a migration runs, so it may rebuild a
+         * table others refer to (SQLite's documented way), and checked as a
+         * whole before the commit. */
+        if (exec_simple(db, "PRAGMA foreign_keys = OFF", why, sizeof why) != GY_OK ||
+            exec_simple(db, "BEGIN IMMEDIATE", why, sizeof why) != GY_OK ||
             exec_simple(db, m->sql, why, sizeof why) != GY_OK ||
+            foreign_keys_hold(db, why, sizeof why) != GY_OK ||
             exec_simple(db, pragma, why, sizeof why) != GY_OK ||
             exec_simple(db, "COMMIT", why, sizeof why) != GY_OK) {
             exec_simple(db, "ROLLBACK", pragma, sizeof pragma);
+            exec_simple(db, "PRAGMA foreign_keys = ON", pragma, sizeof pragma);
             snprintf(err, errsz, "migration %s failed: %s", m->name, why);
+            return GY_ERR;
+        }
+        if (exec_simple(db, "PRAGMA foreign_keys = ON", why, sizeof why) != GY_OK) {
+            snprintf(err, errsz, "migration %s: %s", m->name, why);
             return GY_ERR;
         }
         gy_log(LOG_INFO, "applied migration %s", m->name);

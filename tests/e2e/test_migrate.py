@@ -1,4 +1,6 @@
 """Schema migrations and the operator subcommands (migrate, apikey create)."""
+import glob
+import os
 import sqlite3
 import unittest
 
@@ -21,6 +23,48 @@ class Migrate(E2ETestCase):
         p = env.gongyoud_cmd(["migrate"])
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertEqual(env.q1("PRAGMA user_version"), SCHEMA_VERSION)
+
+    def test_upgrade_keeps_punches_and_their_references(self):
+        # A version-4 database with a make-up that refers to its punch:
+        # migration 5 rebuilds punches (foreign keys off, checked before commit).
+        env = self.fresh(start=False, sim=False)
+        schema = sorted(glob.glob(os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                               "..", "..", "schema", "00[1-4]_*.sql")))
+        self.assertEqual(len(schema), 4)
+        os.makedirs(env.data_dir, exist_ok=True)
+        c = sqlite3.connect(env.db_path)
+        for f in schema:
+            with open(f, encoding="utf-8") as fh:
+                c.executescript(fh.read())
+        c.executescript("""
+            PRAGMA user_version = 4;
+            INSERT INTO employees (id, employee_no, name, roles, created_at, updated_at)
+                VALUES (1, 'E1', '张伟', 'worker', 0, 0);
+            INSERT INTO shift_versions VALUES (1, 'A', '早班', 480, 1020, 60, 60, 240, 5, 30, 120, 5, 240, 60, 0);
+            INSERT INTO punches (id, employee_id, request_id, at, received_at, source, att_date, shift_version_id,
+                                 dir, location, field_status)
+                VALUES (7, 1, 'r1', 100, 100, 'makeup', 20000, 1, 'in', 'none', NULL),
+                       (8, 1, 'r2', 200, 200, 'field', 20000, 1, 'out', 'field', 'pending');
+            INSERT INTO makeups (id, employee_id, att_date, kind, at, status, created_at, punch_id)
+                VALUES (1, 1, 20000, 'in', 100, 'approved', 0, 7);
+        """)
+        c.commit()
+        c.close()
+        p = env.gongyoud_cmd(["migrate"])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(env.q1("PRAGMA user_version"), SCHEMA_VERSION)
+        self.assertEqual(env.q("SELECT id, request_id, source, dir, location, field_status FROM punches ORDER BY id"),
+                         [(7, "r1", "makeup", "in", "none", None), (8, "r2", "field", "out", "field", "pending")])
+        self.assertEqual(env.q("SELECT punch_id FROM makeups"), [(7,)])
+        self.assertEqual(env.q("PRAGMA foreign_key_check"), [])
+        self.assertEqual({r[0] for r in env.q("SELECT name FROM sqlite_master WHERE tbl_name = 'punches' "
+                                              "AND type = 'index'")}, {"punches_day", "punches_field"})
+        # The constraints still hold.
+        c = sqlite3.connect(env.db_path)
+        with self.assertRaises(sqlite3.IntegrityError):
+            c.execute("INSERT INTO punches (employee_id, at, received_at, source, att_date, shift_version_id, "
+                      "dir, location) VALUES (1, 1, 1, 'carrier_pigeon', 1, 1, 'in', 'none')")
+        c.close()
 
     def test_newer_database_is_refused(self):
         env = self.fresh(start=False)
