@@ -137,16 +137,42 @@ void clock_civil(int32_t days, int *y, int *m, int *d)
     *y = yoe + era * 400 + (*m <= 2);
 }
 
+/* Two digits of V at P. */
+static char *two(char *p, unsigned v)
+{
+    p[0] = (char)('0' + v / 10 % 10);
+    p[1] = (char)('0' + v % 10);
+    return p + 2;
+}
+
+/* Written digit by digit: a punch's reply has a dozen times, and snprintf
+ * was a tenth of the writer's time. */
 void clock_format(int64_t t, char out[32])
 {
     int off = clock_utc_offset(t), aoff = off < 0 ? -off : off;
     int64_t local = t + off, days = local >= 0 ? local / 86400 : (local - 86399) / 86400;
-    int sec = (int)(local - days * 86400), y, m, d;
+    unsigned sec = (unsigned)(local - days * 86400);
+    int y, m, d;
+    char *p = out;
 
     clock_civil((int32_t)days, &y, &m, &d);
-    snprintf(out, 32, "%04u-%02u-%02uT%02u:%02u:%02u%c%02u:%02u", (unsigned)y % 10000u, (unsigned)m % 100u,
-             (unsigned)d % 100u, (unsigned)sec / 3600u % 100u, (unsigned)sec / 60u % 60u, (unsigned)sec % 60u,
-             off < 0 ? '-' : '+', (unsigned)aoff / 3600u % 100u, (unsigned)aoff / 60u % 60u);
+    p = two(p, (unsigned)y / 100 % 100);
+    p = two(p, (unsigned)y % 100);
+    *p++ = '-';
+    p = two(p, (unsigned)m);
+    *p++ = '-';
+    p = two(p, (unsigned)d);
+    *p++ = 'T';
+    p = two(p, sec / 3600);
+    *p++ = ':';
+    p = two(p, sec / 60 % 60);
+    *p++ = ':';
+    p = two(p, sec % 60);
+    *p++ = off < 0 ? '-' : '+';
+    p = two(p, (unsigned)aoff / 3600);
+    *p++ = ':';
+    p = two(p, (unsigned)aoff / 60 % 60);
+    *p = '\0';
 }
 
 void clock_format_minute(int64_t t, char out[20])

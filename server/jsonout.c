@@ -10,8 +10,6 @@
  */
 #include "gongyou.h"
 
-#include <inttypes.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -84,11 +82,16 @@ void jout_str(struct jout *j, const char *name, const char *s)
 
 void jout_int(struct jout *j, const char *name, int64_t v)
 {
-    char num[24];
-    int n = snprintf(num, sizeof num, "%" PRId64, v);
+    char num[24], *p = num + sizeof num;
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
 
+    do
+        *--p = (char)('0' + u % 10);
+    while (u /= 10);
+    if (v < 0)
+        *--p = '-';
     member(j, name);
-    put(j, num, (size_t)n);
+    put(j, p, (size_t)(num + sizeof num - p));
 }
 
 void jout_bool(struct jout *j, const char *name, bool v)

@@ -2,6 +2,7 @@
 #include "gongyou.h"
 #include "unit.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -169,6 +170,15 @@ static void jout_text(void)
     CHECK_STR(text, "{\"s\":\"a\\\"b\\\\c\\u000a\\u0001张\",\"n\":-42,"
                     "\"o\":{\"z\":null,\"t\":true,\"none\":null},\"never\":null,\"empty\":{}}");
     CHECK(len == strlen(text));
+    free(text);
+
+    jout_open(&j, NULL);
+    jout_int(&j, "zero", 0);
+    jout_int(&j, "min", INT64_MIN);
+    jout_int(&j, "max", INT64_MAX);
+    jout_close(&j);
+    text = jout_take(&j, &len);
+    CHECK_STR(text, "{\"zero\":0,\"min\":-9223372036854775808,\"max\":9223372036854775807}");
     free(text);
 }
 
