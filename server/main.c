@@ -99,6 +99,22 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     event_add(M.drain, &tick);
 }
 
+/* The loop, with epoll's changelist: a request's reads and writes turn
+ * its socket's events on and off several times before the loop polls
+ * again; the changelist makes that one epoll_ctl instead of up to four. */
+static struct event_base *new_base(void)
+{
+    struct event_config *ec = event_config_new();
+    struct event_base *base;
+
+    if (!ec)
+        return NULL;
+    event_config_set_flag(ec, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+    base = event_base_new_with_config(ec);
+    event_config_free(ec);
+    return base;
+}
+
 static int serve(const struct gy_config *cfg)
 {
     struct event *sigs[2] = { NULL, NULL };
@@ -109,7 +125,7 @@ static int serve(const struct gy_config *cfg)
     M.cfg = cfg;
     signal(SIGPIPE, SIG_IGN);
     evthread_use_pthreads();
-    M.base = event_base_new();
+    M.base = new_base();
     if (!M.base) {
         snprintf(err, sizeof err, "cannot create the event loop");
         goto out;

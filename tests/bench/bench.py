@@ -3,7 +3,7 @@
 evhttp server on the same machine in the same run (issue 6).
 
 Stages (all traffic to 127.0.0.1, every loop bounded in count and time):
-  1 baseline    bench_baseline + wrk, 64 connections
+  1 baseline    bench_baseline + wrk, 64 connections, best of three runs
   2 clock-in    POST /api/v1/clockins with N distinct workers, 64 connections
   3 shift change every worker punches once; all answered, all in the database
   4 mixed       clock-ins while logins wait 300 ms on wxsim and monthly reports run
@@ -337,10 +337,15 @@ def main():
     procs = []
     try:
         # 1. baseline
-        log("1/5 baseline: bench_baseline under wrk, %d connections, %d s" % (CONNS, args.seconds))
+        # This machine's loopback throughput wanders by a third from one run
+        # to the next: the best of three runs is the baseline (the ratios
+        # below are the harder for it), the others are kept in the JSON.
+        log("1/5 baseline: bench_baseline under wrk, %d connections, 3 x %d s" % (CONNS, args.seconds))
         b = Proc([baseline, "127.0.0.1:0"], os.path.join(work, "baseline.log"))
         procs.append(b)
-        results["baseline"] = wrk(b.port, args.seconds, report_script)
+        runs = [wrk(b.port, args.seconds, report_script) for _ in range(3)]
+        results["baseline"] = max(runs, key=lambda r: r["rps"])
+        results["baseline"]["runs_rps"] = [r["rps"] for r in runs]
         b.stop()
 
         # data
@@ -434,8 +439,8 @@ def main():
         socks = idle_connections(gy.port, args.idle)
         time.sleep(2)
         st, _ = http_call(gy.port, "GET", "/healthz")
-        # The WAL file keeps its largest size until the first write after a
-        # pause (then it is cut back to 64 MiB): this is its peak.
+        # The WAL file keeps its largest size until the first write after
+        # writes paused (then it is cut back to 64 MiB).
         wal = db_path + "-wal"
         results["idle"] = {"connections": len(socks), "rss_before_mib": base_rss,
                            "rss_mib": gy.status("VmRSS") / 1024, "healthz": st,
@@ -473,7 +478,7 @@ def print_table(r):
     r["verdict"] = {"checks": {k: v for k, v in checks}, "all_met": all(v for _, v in checks)}
     rows = [
         ("stage", "req/s", "x baseline", "p50 ms", "p99 ms", "p99.9 ms", "errors", "note"),
-        ("1 baseline (evhttp, fixed JSON)", "%.0f" % b["rps"], "1.00", "%.2f" % ms(b["p50_us"]),
+        ("1 baseline (evhttp, best of 3)", "%.0f" % b["rps"], "1.00", "%.2f" % ms(b["p50_us"]),
          "%.2f" % ms(b["p99_us"]), "%.2f" % ms(b["p999_us"]), str(b["errors"]), ""),
         ("2 clock-in (durable, FULL)", "%.0f" % c["rps"], "%.2f" % c["ratio"], "%.2f" % ms(c["p50_us"]),
          "%.2f" % ms(c["p99_us"]), "%.2f" % ms(c["p999_us"]), str(c["errors"]),
@@ -487,7 +492,7 @@ def print_table(r):
          "%d logins, %d reports over %d slots, slowest %.2f s" % (m["logins_ok"], m["reports"],
                                                                   m["report_slots"], m["report_max_s"])),
         ("5 memory", "-", "-", "-", "-", "-", "-",
-         "peak RSS %.1f MiB; %.1f MiB with %d idle connections; WAL file peaked at %.0f MiB"
+         "peak RSS %.1f MiB; %.1f MiB with %d idle connections; WAL file %.0f MiB at the end"
          % (r["rss_peak_mib"], idle["rss_mib"], idle["connections"], idle["wal_mib"])),
     ]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
