@@ -161,8 +161,11 @@ struct db_conn *db_open(const char *path, bool readonly, const struct gy_config 
                 (readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
     char sync[64], why[256];
 
-    /* The writer's WAL appends go through walbuf.c: one write a commit. */
-    if (sqlite3_open_v2(path, &c->db, flags, readonly ? NULL : walbuf_register()) != SQLITE_OK) {
+    /* The writer's WAL appends go through walbuf.c: one write a commit. It
+     * relies on the sync at every commit, so only with FULL or EXTRA (with
+     * NORMAL a commit is published before any sync). */
+    bool gather = !readonly && strcmp(cfg->db.synchronous, "NORMAL") != 0;
+    if (sqlite3_open_v2(path, &c->db, flags, gather ? walbuf_register() : NULL) != SQLITE_OK) {
         snprintf(err, errsz, "cannot open database %s: %s", path,
                  c->db ? sqlite3_errmsg(c->db) : "out of memory");
         goto fail;

@@ -199,8 +199,12 @@ void api_reply_text(struct gy_req *r, int status, char *text, size_t len)
 {
     struct evbuffer *buf = evbuffer_new();
 
-    if (evbuffer_add_reference(buf, text, len, free_text, NULL) != 0)
+    if (evbuffer_add_reference(buf, text, len, free_text, NULL) != 0) {
         free(text);
+        evbuffer_free(buf);
+        api_reply_error(r, "internal_error");
+        return;
+    }
     reply_buffer(r, status, "application/json; charset=utf-8", buf);
     evbuffer_free(buf);
 }

@@ -18,6 +18,11 @@
  * The sliding expiry's touch is not such a change: the loop updates the
  * entry itself.
  *
+ * Another process can change the same rows (`gongyoud roster import`
+ * while the daemon runs): no generation moves for that, so an entry is
+ * also used for MAX_AGE_MS at most after it was read. What the CLI
+ * changes reaches the running daemon within that time.
+ *
  * Loop thread only, except the two writer-thread calls named above.
  */
 #include "gongyou.h"
@@ -28,10 +33,12 @@
 
 #define NBUCKETS 16384
 #define MAX_ENTRIES 65536   /* then the table starts again empty */
+#define MAX_AGE_MS 10000.0  /* an entry is read again after this long */
 
 struct entry {
     char hash[65];
     unsigned gen;
+    double read_ms;          /* clock_mono_ms() when it was read */
     struct gy_auth auth;
     int64_t expires, touched;
     struct entry *next;
@@ -70,7 +77,7 @@ bool sesscache_get(const char *hash, struct gy_auth *auth, int64_t *expires, int
 {
     struct entry *e = find(hash);
 
-    if (!e || e->gen != atomic_load(&S.gen))
+    if (!e || e->gen != atomic_load(&S.gen) || clock_mono_ms() - e->read_ms > MAX_AGE_MS)
         return false;
     *auth = e->auth;
     *expires = e->expires;
@@ -94,6 +101,7 @@ void sesscache_put(const char *hash, const struct gy_auth *auth, int64_t expires
         S.n++;
     }
     e->gen = gen;
+    e->read_ms = clock_mono_ms();
     e->auth = *auth;
     e->expires = expires;
     e->touched = touched;

@@ -13,9 +13,15 @@
  * connections only read frames after the commit's sync has made them
  * visible, so what they can see is never still in the buffer.
  *
- * Only the writer's connection opens the database through it
- * (walbuf_register, db_open). SQLite documents the VFS as the way to do
- * this; the write path and its error codes stay the default VFS's.
+ * That last point needs a sync at every commit: only the writer's
+ * connection opens the database through it (walbuf_register, db_open),
+ * and only with synchronous FULL or EXTRA. With NORMAL, SQLite publishes
+ * a commit in the WAL index without syncing, and other connections would
+ * look for frames still in the buffer. SQLite documents the VFS as the way
+ * to do this; the write path and its error codes stay the default VFS's.
+ * A failed write is reported to SQLite, which abandons the transaction and
+ * writes its frames again from the last commit: the gathered bytes are
+ * dropped, not retried.
  */
 #include "gongyou.h"
 

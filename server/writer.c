@@ -49,7 +49,7 @@ static struct {
     atomic_long depth;
     atomic_ullong commits, units;
     int wal_frames;               /* writer thread: the WAL's length at the last commit */
-    bool worked;                  /* mu: a batch ran since the last quiet time */
+    bool worked;                  /* mu: a burst grew the WAL; quiet time is due */
     void (*after_commit)(void);   /* loop thread, after each batch's completions */
     void (*after_batch)(void);    /* writer thread, after each batch's commit */
     /* The checkpointer: copies the WAL back into the database on its own
@@ -167,18 +167,19 @@ static void run_batch(struct unit *batch)
 
 static bool finish_checkpoint(int at_frames);
 
-/* Writes have paused after a burst (shift change is over): start the WAL
- * again, and give back the memory the burst took (the writer's page cache,
- * freed heap in every thread's arena), so an idle daemon stays small.
- * false: the checkpoint could not finish yet (the checkpointer was busy, a
- * report holds an old snapshot); try at the next quiet time. */
+/* Writes have paused after a burst (the WAL grew past IDLE_RESTART_FRAMES:
+ * a shift change is over): finish the checkpoint so the WAL starts again,
+ * then give back the memory the burst took (the writer's page cache, freed
+ * heap in every thread's arena), so an idle daemon stays small. false: the
+ * checkpoint could not finish yet (the checkpointer was at work, a report
+ * holds an old snapshot); the caller tries again after another pause. */
 static bool quiet_time(void)
 {
-    bool finished = finish_checkpoint(IDLE_RESTART_FRAMES);
-
+    if (!finish_checkpoint(IDLE_RESTART_FRAMES))
+        return false;
     sqlite3_db_release_memory(db_handle(W.conn));
     malloc_trim(0);
-    return finished;
+    return true;
 }
 
 /* With W.mu held and nothing queued: wait up to QUIET_MS for a unit. true
@@ -187,7 +188,7 @@ static bool wait_quiet(void)
 {
     struct timespec until;
 
-    clock_gettime(CLOCK_REALTIME, &until);
+    clock_gettime(CLOCK_MONOTONIC, &until);   /* W.cv waits on CLOCK_MONOTONIC */
     until.tv_nsec += QUIET_MS * 1000000L;
     until.tv_sec += until.tv_nsec / 1000000000L;
     until.tv_nsec %= 1000000000L;
@@ -241,7 +242,7 @@ static void *writer_main(void *unused)
         else
             W.done = batch;
         W.done_tail = last;
-        W.worked = true;
+        W.worked = W.wal_frames >= IDLE_RESTART_FRAMES;
         pthread_mutex_unlock(&W.mu);
         event_active(W.done_ev, EV_READ, 0);
         finish_checkpoint(MAX_WAL_FRAMES);
@@ -407,7 +408,13 @@ int writer_start(struct event_base *base, const struct gy_config *cfg, char *err
     }
     W.max_batch = cfg->writer.max_batch;
     pthread_mutex_init(&W.mu, NULL);
-    pthread_cond_init(&W.cv, NULL);
+    {
+        pthread_condattr_t ca;
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);   /* wall-clock steps don't stretch waits */
+        pthread_cond_init(&W.cv, &ca);
+        pthread_condattr_destroy(&ca);
+    }
     W.done_ev = event_new(base, -1, 0, on_done, NULL);
     if (pthread_create(&W.thread, NULL, writer_main, NULL) != 0) {
         snprintf(err, errsz, "writer: cannot start thread");

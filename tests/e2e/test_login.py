@@ -113,6 +113,28 @@ class LoginHappyPath(E2ETestCase):
         self.assertError(env.call("GET", "/api/v1/me", token=token), 401, "token_invalid")
 
 
+class SynchronousNormal(E2ETestCase):
+    # With db.synchronous NORMAL the writer's WAL is written the ordinary
+    # way (walbuf.c gathers frames only when every commit syncs): what is
+    # answered is readable by the daemon's other connections and by others.
+    CONFIG = {"db": {"synchronous": "NORMAL"}}
+
+    def test_login_bind_me(self):
+        env = self.env
+        env.roster_ok(ROSTER)
+        openid = uid()
+        token = env.login(openid)
+        self.assertEqual(env.q1("SELECT count(*) FROM sessions s JOIN wx_users u ON u.id = s.user_id "
+                                "WHERE u.openid = ?", openid), 1)
+        self.assertFalse(self.assertOk(env.call("GET", "/api/v1/me", token=token))["bound"])
+        self.assertOk(env.bind(token, "L101", "钱多", "1101"))
+        me = self.assertOk(env.call("GET", "/api/v1/me", token=token))
+        self.assertTrue(me["bound"])
+        self.assertEqual(me["employee"]["employee_no"], "L101")
+        self.assertEqual(env.q1("SELECT employee_no FROM employees WHERE wx_user_id = "
+                                "(SELECT id FROM wx_users WHERE openid = ?)", openid), "L101")
+
+
 class LoginCodes(E2ETestCase):
     # Room for a slow (but successful) WeChat answer while a second request waits.
     CONFIG = {"wechat": {"timeout_ms": 5000}}
