@@ -55,6 +55,7 @@ static const struct ckey keys[] = {
     { "session.login_replay_s", C_LONG, OFF(session.login_replay_s), "300", 0, 3600 },
     { "db.synchronous", C_STR, OFF(db.synchronous), "FULL", 4, 6 },
     { "db.busy_timeout_ms", C_LONG, OFF(db.busy_timeout_ms), "5000", 0, 600000 },
+    { "db.checkpoint_kib", C_INT, OFF(db.checkpoint_kib), "32768", 64, 1048576 },
     { "writer.max_batch", C_INT, OFF(writer.max_batch), "512", 1, 100000 },
     { "http.max_body", C_LONG, OFF(http.max_body), "65536", 256, 16777216 },
     { "http.max_csv_body", C_LONG, OFF(http.max_csv_body), "8388608", 1024, 268435456 },

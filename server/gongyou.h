@@ -163,6 +163,7 @@ struct gy_config {
     struct {
         char *synchronous;        /* FULL | NORMAL | EXTRA */
         long busy_timeout_ms;
+        int checkpoint_kib;       /* WAL growth that wakes the checkpointer */
     } db;
     struct {
         int max_batch;            /* units in one commit at most */
@@ -489,6 +490,9 @@ void writer_submit(writer_fn *fn, writer_done_fn *done, void *arg);
 long writer_depth(void);
 /* Commits and units so far (for /metrics). */
 void writer_stats(uint64_t *commits, uint64_t *units);
+/* The WAL's length in frames at the last commit, and the checkpoints that
+ * copied frames back (the checkpointer's and the writer's own). */
+void writer_wal_stats(long *frames, uint64_t *checkpoints);
 /* Finish every queued unit, stop the thread, close its connection. */
 void writer_stop(void);
 /* FN runs on the writer thread when a transaction is rolled back whole. */

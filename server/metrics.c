@@ -177,7 +177,8 @@ static void print_hists(struct evbuffer *b)
 void metrics_get(struct gy_req *r)
 {
     struct evbuffer *b = evbuffer_new();
-    uint64_t commits, units;
+    uint64_t commits, units, checkpoints;
+    long wal_frames;
     size_t len;
     char *text;
 
@@ -198,6 +199,14 @@ void metrics_get(struct gy_req *r)
                            "# TYPE gongyou_writer_units_total counter\n"
                            "gongyou_writer_units_total %llu\n",
                         writer_depth(), (unsigned long long)commits, (unsigned long long)units);
+    writer_wal_stats(&wal_frames, &checkpoints);
+    evbuffer_add_printf(b, "# HELP gongyou_wal_frames Pages in the WAL since it last started again (4 KiB each).\n"
+                           "# TYPE gongyou_wal_frames gauge\n"
+                           "gongyou_wal_frames %ld\n"
+                           "# HELP gongyou_wal_checkpoints_total Checkpoints that copied WAL pages back into the database.\n"
+                           "# TYPE gongyou_wal_checkpoints_total counter\n"
+                           "gongyou_wal_checkpoints_total %llu\n",
+                        wal_frames, (unsigned long long)checkpoints);
     evbuffer_add_printf(b, "# HELP gongyou_http_inflight Requests being handled.\n"
                            "# TYPE gongyou_http_inflight gauge\n"
                            "gongyou_http_inflight %d\n", http_inflight());

@@ -49,6 +49,8 @@ static struct {
     atomic_long depth;
     atomic_ullong commits, units;
     int wal_frames;               /* writer thread: the WAL's length at the last commit */
+    atomic_long wal_frames_seen;  /* the same, for /metrics */
+    atomic_ullong checkpoints;    /* checkpoints that copied frames */
     bool worked;                  /* mu: a burst grew the WAL; quiet time is due */
     void (*after_commit)(void);   /* loop thread, after each batch's completions */
     void (*after_batch)(void);    /* writer thread, after each batch's commit */
@@ -62,6 +64,7 @@ static struct {
         pthread_cond_t cv;
         bool due, stop, running;
         int woken_at;             /* writer thread: the WAL's length then */
+        int step;                 /* frames between wake-ups */
     } ck;
     void (*on_rollback)(void);    /* writer thread, after a whole transaction is lost */
 } W;
@@ -90,6 +93,12 @@ void writer_set_after_commit(void (*fn)(void))
 long writer_depth(void)
 {
     return atomic_load(&W.depth);
+}
+
+void writer_wal_stats(long *frames, uint64_t *checkpoints)
+{
+    *frames = atomic_load(&W.wal_frames_seen);
+    *checkpoints = atomic_load(&W.checkpoints);
 }
 
 void writer_stats(uint64_t *commits, uint64_t *units)
@@ -250,11 +259,11 @@ static void *writer_main(void *unused)
     return NULL;
 }
 
-/* The checkpointer is woken each time the WAL has grown by this much. Every
- * pass copies the latest version of each page written since the last one
- * and fsyncs the database, so waking it at every commit (SQLite's
- * default: past 1000 frames) copies the same hot pages over and over. */
-#define CHECKPOINT_STEP 8192
+/* The checkpointer is woken each time the WAL has grown by db.checkpoint_kib
+ * (W.ck.step frames; 32 MiB by default). Every pass copies the latest
+ * version of each page written since the last one and fsyncs the
+ * database, so waking it at every commit (SQLite's default: past 1000
+ * frames) copies the same hot pages over and over. */
 
 /* Writer thread, after each commit: wake the checkpointer when the WAL has
  * grown. Replaces SQLite's automatic checkpoint, which would run inside the
@@ -265,7 +274,8 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
     if (frames < W.wal_frames)
         W.ck.woken_at = 0;   /* the WAL started again */
     W.wal_frames = frames;
-    if (frames - W.ck.woken_at >= CHECKPOINT_STEP && W.ck.running) {
+    atomic_store(&W.wal_frames_seen, frames);
+    if (frames - W.ck.woken_at >= W.ck.step && W.ck.running) {
         W.ck.woken_at = frames;
         pthread_mutex_lock(&W.ck.mu);
         W.ck.due = true;
@@ -297,6 +307,7 @@ static bool finish_checkpoint(int at_frames)
     rc = sqlite3_wal_checkpoint_v2(db_handle(W.conn), NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
     if (rc == SQLITE_OK && log == done) {
         W.wal_frames = W.ck.woken_at = 0;   /* the next transaction starts it again */
+        atomic_fetch_add(&W.checkpoints, 1);
         return true;
     }
     if (rc != SQLITE_OK && rc != SQLITE_BUSY)
@@ -323,6 +334,8 @@ static void *checkpoint_main(void *unused)
          * copy now is copied next time. */
         if (sqlite3_wal_checkpoint_v2(W.ck.db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done) != SQLITE_OK)
             gy_log(LOG_WARN, "checkpoint: %s", sqlite3_errmsg(W.ck.db));
+        else if (done > 0)
+            atomic_fetch_add(&W.checkpoints, 1);
     }
 }
 
@@ -407,6 +420,7 @@ int writer_start(struct event_base *base, const struct gy_config *cfg, char *err
         }
     }
     W.max_batch = cfg->writer.max_batch;
+    W.ck.step = cfg->db.checkpoint_kib / 4;   /* 4 KiB pages */
     pthread_mutex_init(&W.mu, NULL);
     {
         pthread_condattr_t ca;

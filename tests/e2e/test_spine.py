@@ -1,10 +1,14 @@
 """The HTTP spine: routing, body checks, auth errors, request ids, health and metrics."""
 import http.client
 import json
+import os
+import re
+import shutil
+import sqlite3
 import socket
 import unittest
 
-from harness import SCHEMA_VERSION, E2ETestCase, uid
+from harness import SCHEMA_VERSION, E2ETestCase, uid, wait_until
 
 LOGIN = "/api/v1/login"
 
@@ -249,6 +253,41 @@ class TestingRouteOff(E2ETestCase):
         self.assertError(env.call("POST", "/testing/clock", {"advance_s": 10}), 404, "not_found")
         self.assertError(env.call("POST", "/api/v1/test/clock", {"now": "2026-11-23T08:03:00+08:00"}),
                          404, "not_found")
+
+
+class Checkpoints(E2ETestCase):
+    # The checkpointer copies the WAL back into the database as it grows
+    # (every db.checkpoint_kib). It once never did: its connection had not
+    # read the database, so SQLite did not know it was in WAL mode, and
+    # every checkpoint "succeeded" having copied nothing.
+    CONFIG = {"db": {"checkpoint_kib": 64}}
+
+    def metric(self, name):
+        m = re.search(r"(?m)^%s (\d+)$" % name, self.env.call("GET", "/metrics").text)
+        return int(m.group(1)) if m else -1
+
+    def test_wal_is_copied_back(self):
+        env = self.env
+        before = self.metric("gongyou_wal_checkpoints_total")
+        self.assertGreaterEqual(before, 0)
+        csv = "employee_no,name,department,phone,site,roles,supervisor_no\n" + "".join(
+            "C%04d,工人%d,装配车间,1380000%04d,一厂,worker,\n" % (i, i, i) for i in range(600))
+        self.assertOk(env.upload(csv))   # over HTTP: the daemon's writer commits it
+        self.assertGreater(self.metric("gongyou_wal_frames"), 16)   # 64 KiB of WAL and more
+        wait_until(lambda: self.metric("gongyou_wal_checkpoints_total") > before, what="a checkpoint")
+        # The database file alone (no WAL beside it) comes to hold the roster.
+        copy = os.path.join(env.dir, "copy.db")
+
+        def file_has_roster():
+            shutil.copyfile(env.db_path, copy)
+            c = sqlite3.connect(copy)
+            try:
+                return c.execute("SELECT count(*) FROM employees WHERE employee_no LIKE 'C%'").fetchone()[0] == 600
+            except sqlite3.DatabaseError:
+                return False   # copied while a checkpoint was writing it
+            finally:
+                c.close()
+        wait_until(file_has_roster, what="the roster in the database file")
 
 
 if __name__ == "__main__":
