@@ -8,12 +8,14 @@
 #ifndef GY_GONGYOU_H
 #define GY_GONGYOU_H
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include <cjson/cJSON.h>
+#include <event2/util.h>
 #include <sqlite3.h>
 
 #include "attendance.h"
@@ -24,6 +26,7 @@
 #define GY_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 struct event_base;
+struct event;
 struct evhttp_request;
 struct wx_client;
 
@@ -470,6 +473,35 @@ extern const struct db_sqlset reports_sql;
 /* The loop thread's read connection (short indexed reads only). */
 struct db_conn *db_reader(void);
 void db_set_reader(struct db_conn *c);
+
+/* ==== handoff.c: work from the loop to a worker thread and back ==== */
+
+struct handoff_item {
+    struct handoff_item *next;   /* the first member of every item */
+};
+struct handoff {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct handoff_item *head, *tail;       /* queued; mu */
+    struct handoff_item *done, *done_tail;  /* finished, for the loop; mu */
+    bool stop;                              /* mu */
+    struct event *done_ev;                  /* wakes the loop: ON_DONE(ARG) */
+};
+int handoff_init(struct handoff *h, struct event_base *base,
+                 void (*on_done)(evutil_socket_t, short, void *), void *arg);
+/* Loop: queue IT and wake a worker. */
+void handoff_push(struct handoff *h, struct handoff_item *it);
+/* Worker: wait for work (WAIT_MS at most; forever if negative) and take up
+ * to MAX queued items as a list, *N of them. NULL when the wait ran out,
+ * or on stop once nothing is queued. */
+struct handoff_item *handoff_take(struct handoff *h, long max, int wait_ms, long *n);
+/* Worker: LIST is done; the loop's ON_DONE will find it. */
+void handoff_finished(struct handoff *h, struct handoff_item *list);
+/* Loop (in ON_DONE): the finished items, in order. */
+struct handoff_item *handoff_done(struct handoff *h);
+void handoff_stop(struct handoff *h);
+bool handoff_stopping(struct handoff *h);
+void handoff_destroy(struct handoff *h);
 
 /* ==== writer.c: the group-commit writer thread ==== */
 

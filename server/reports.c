@@ -15,81 +15,50 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <event2/event.h>
 #include <event2/http.h>
 
 /* ==== the pool ==== */
 
 struct job {
+    struct handoff_item link;      /* first: the queue's */
     report_fn *fn;
     report_done_fn *done;
     void *arg;
-    struct job *next;
 };
 
 static struct {
     pthread_t *threads;
     struct db_conn **conns;
     int n;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    struct job *head, *tail;       /* queued; mu */
-    struct job *done, *done_tail;  /* finished, for the loop; mu */
-    bool stop;                     /* mu */
-    struct event *done_ev;
+    struct handoff q;
 } P;
 
 static void *report_main(void *arg)
 {
     struct db_conn *c = arg;
+    struct job *j;
+    long n;
 
-    for (;;) {
-        struct job *j;
-
-        pthread_mutex_lock(&P.mu);
-        while (!P.head && !P.stop)
-            pthread_cond_wait(&P.cv, &P.mu);
-        if (!P.head) {
-            pthread_mutex_unlock(&P.mu);
-            return NULL;
-        }
-        j = P.head;
-        P.head = j->next;
-        if (!P.head)
-            P.tail = NULL;
-        pthread_mutex_unlock(&P.mu);
-
+    while ((j = (struct job *)handoff_take(&P.q, 1, -1, &n))) {
         j->fn(c, j->arg);
         /* A month's report sorts and groups in memory: give the freed
          * pages back, so a report does not raise the daemon's RSS for good. */
         malloc_trim(0);
-
-        j->next = NULL;
-        pthread_mutex_lock(&P.mu);
-        if (P.done_tail)
-            P.done_tail->next = j;
-        else
-            P.done = j;
-        P.done_tail = j;
-        pthread_mutex_unlock(&P.mu);
-        event_active(P.done_ev, EV_READ, 0);
+        handoff_finished(&P.q, &j->link);
     }
+    return NULL;
 }
 
 static void on_done(evutil_socket_t fd, short what, void *arg)
 {
-    struct job *list;
+    struct handoff_item *it = handoff_done(&P.q);
 
     (void)fd, (void)what, (void)arg;
-    pthread_mutex_lock(&P.mu);
-    list = P.done;
-    P.done = P.done_tail = NULL;
-    pthread_mutex_unlock(&P.mu);
-    while (list) {
-        struct job *next = list->next;
-        list->done(list->arg);
-        free(list);
-        list = next;
+    while (it) {
+        struct job *j = (struct job *)it;
+        it = it->next;
+        j->done(j->arg);
+        free(j);
     }
 }
 
@@ -100,9 +69,11 @@ int reports_start(struct event_base *base, const struct gy_config *cfg, char *er
     P.n = cfg->reports.threads;
     P.threads = gy_calloc((size_t)P.n, sizeof *P.threads);
     P.conns = gy_calloc((size_t)P.n, sizeof *P.conns);
-    pthread_mutex_init(&P.mu, NULL);
-    pthread_cond_init(&P.cv, NULL);
-    P.done_ev = event_new(base, -1, 0, on_done, NULL);
+    if (handoff_init(&P.q, base, on_done, NULL) != GY_OK) {
+        snprintf(err, errsz, "reports: cannot create the completion event");
+        free(path);
+        return GY_ERR;
+    }
     for (int i = 0; i < P.n; i++) {
         if (!(P.conns[i] = db_open(path, true, cfg, err, errsz))) {
             free(path);
@@ -125,33 +96,21 @@ void report_submit(report_fn *fn, report_done_fn *done, void *arg)
     j->fn = fn;
     j->done = done;
     j->arg = arg;
-    pthread_mutex_lock(&P.mu);
-    if (P.tail)
-        P.tail->next = j;
-    else
-        P.head = j;
-    P.tail = j;
-    pthread_cond_signal(&P.cv);
-    pthread_mutex_unlock(&P.mu);
+    handoff_push(&P.q, &j->link);
 }
 
 void reports_stop(void)
 {
     if (!P.threads)
         return;
-    pthread_mutex_lock(&P.mu);
-    P.stop = true;
-    pthread_cond_broadcast(&P.cv);
-    pthread_mutex_unlock(&P.mu);
+    handoff_stop(&P.q);
     for (int i = 0; i < P.n; i++) {
         if (P.threads[i])
             pthread_join(P.threads[i], NULL);
         db_close(P.conns[i]);
     }
     on_done(-1, 0, NULL);
-    event_free(P.done_ev);
-    pthread_mutex_destroy(&P.mu);
-    pthread_cond_destroy(&P.cv);
+    handoff_destroy(&P.q);
     free(P.threads);
     free(P.conns);
     memset(&P, 0, sizeof P);

@@ -17,17 +17,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include <event2/event.h>
 
 struct unit {
+    struct handoff_item link;     /* first: the queue's */
     writer_fn *fn;
     writer_done_fn *done;
     void *arg;
     int rc;
-    struct unit *next;
 };
+
+static struct unit *next_unit(const struct unit *u)
+{
+    return (struct unit *)u->link.next;
+}
 
 enum { W_BEGIN, W_COMMIT, W_ROLLBACK, W_SAVEPOINT, W_RELEASE, W_ROLLBACK_TO, W_NSTMT };
 static const char *const wsql[W_NSTMT] = {
@@ -36,13 +39,8 @@ static const char *const wsql[W_NSTMT] = {
 
 static struct {
     pthread_t thread;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    struct unit *head, *tail;     /* queued, guarded by mu */
-    struct unit *done, *done_tail;/* committed, waiting for the loop; mu */
-    bool stop;                    /* mu */
-    bool running;
-    struct event *done_ev;
+    struct handoff q;             /* units queued, and committed for the loop */
+    bool queue_ready, running;
     struct db_conn *conn;
     sqlite3_stmt *st[W_NSTMT];
     int max_batch;
@@ -51,7 +49,7 @@ static struct {
     int wal_frames;               /* writer thread: the WAL's length at the last commit */
     atomic_long wal_frames_seen;  /* the same, for /metrics */
     atomic_ullong checkpoints;    /* checkpoints that copied frames */
-    bool worked;                  /* mu: a burst grew the WAL; quiet time is due */
+    bool worked;                  /* writer thread: a burst grew the WAL; quiet time is due */
     void (*after_commit)(void);   /* loop thread, after each batch's completions */
     void (*after_batch)(void);    /* writer thread, after each batch's commit */
     /* The checkpointer: copies the WAL back into the database on its own
@@ -125,11 +123,11 @@ static void run_batch(struct unit *batch)
     bool any_kept = false;
 
     if (step(W_BEGIN) != GY_OK) {
-        for (struct unit *u = batch; u; u = u->next)
+        for (struct unit *u = batch; u; u = next_unit(u))
             u->rc = GY_ERR;
         return;
     }
-    for (struct unit *u = batch; u; u = u->next) {
+    for (struct unit *u = batch; u; u = next_unit(u)) {
         if (step(W_SAVEPOINT) != GY_OK) {
             u->rc = GY_ERR;
             continue;
@@ -139,13 +137,13 @@ static void run_batch(struct unit *batch)
             /* SQLite rolled back the whole transaction (I/O error, full
              * disk): the units kept so far are lost. Fail them and start a
              * new transaction for the rest. */
-            for (struct unit *k = batch; k != u; k = k->next)
+            for (struct unit *k = batch; k != u; k = next_unit(k))
                 if (k->rc == 0)
                     k->rc = GY_ERR;
             any_kept = false;
             rolled_back();
             if (step(W_BEGIN) != GY_OK) {
-                for (struct unit *k = u->next; k; k = k->next)
+                for (struct unit *k = next_unit(u); k; k = next_unit(k))
                     k->rc = GY_ERR;
                 return;
             }
@@ -160,7 +158,7 @@ static void run_batch(struct unit *batch)
     if (step(any_kept ? W_COMMIT : W_ROLLBACK) != GY_OK) {
         if (sqlite3_get_autocommit(db_handle(W.conn)) == 0)
             step(W_ROLLBACK);
-        for (struct unit *u = batch; u; u = u->next)
+        for (struct unit *u = batch; u; u = next_unit(u))
             if (u->rc == 0)
                 u->rc = GY_ERR;
         rolled_back();
@@ -191,69 +189,25 @@ static bool quiet_time(void)
     return true;
 }
 
-/* With W.mu held and nothing queued: wait up to QUIET_MS for a unit. true
- * if one came (or stop), false after a quiet QUIET_MS. */
-static bool wait_quiet(void)
-{
-    struct timespec until;
-
-    clock_gettime(CLOCK_MONOTONIC, &until);   /* W.cv waits on CLOCK_MONOTONIC */
-    until.tv_nsec += QUIET_MS * 1000000L;
-    until.tv_sec += until.tv_nsec / 1000000000L;
-    until.tv_nsec %= 1000000000L;
-    while (!W.head && !W.stop)
-        if (pthread_cond_timedwait(&W.cv, &W.mu, &until) != 0)
-            return W.head || W.stop;
-    return true;
-}
-
 static void *writer_main(void *unused)
 {
     for (;;) {
-        struct unit *batch, *last;
-        long n = 1;
+        long n;
+        struct unit *batch =
+            (struct unit *)handoff_take(&W.q, W.max_batch, W.worked ? QUIET_MS : -1, &n);
 
-        pthread_mutex_lock(&W.mu);
-        while (!W.head && !W.stop) {
-            if (W.worked && !wait_quiet()) {
-                bool finished;
-                pthread_mutex_unlock(&W.mu);
-                finished = quiet_time();
-                pthread_mutex_lock(&W.mu);
-                W.worked = !finished && !W.stop;
-            } else if (!W.worked) {
-                pthread_cond_wait(&W.cv, &W.mu);
-            }
+        if (!batch) {
+            if (handoff_stopping(&W.q))
+                break;
+            W.worked = !quiet_time();   /* QUIET_MS without a unit after a burst */
+            continue;
         }
-        if (!W.head) {
-            pthread_mutex_unlock(&W.mu);
-            break;
-        }
-        batch = last = W.head;
-        while (last->next && n < W.max_batch) {
-            last = last->next;
-            n++;
-        }
-        W.head = last->next;
-        if (!W.head)
-            W.tail = NULL;
-        last->next = NULL;
-        pthread_mutex_unlock(&W.mu);
-
         run_batch(batch);
         if (W.after_batch)
             W.after_batch();
         atomic_fetch_add(&W.units, (unsigned long long)n);
-
-        pthread_mutex_lock(&W.mu);
-        if (W.done_tail)
-            W.done_tail->next = batch;
-        else
-            W.done = batch;
-        W.done_tail = last;
+        handoff_finished(&W.q, &batch->link);
         W.worked = W.wal_frames >= IDLE_RESTART_FRAMES;
-        pthread_mutex_unlock(&W.mu);
-        event_active(W.done_ev, EV_READ, 0);
         finish_checkpoint(MAX_WAL_FRAMES);
     }
     return NULL;
@@ -384,19 +338,16 @@ static void checkpoint_stop(void)
 /* Loop thread: run the completions of committed units. */
 static void on_done(evutil_socket_t fd, short what, void *arg)
 {
-    struct unit *list;
+    struct unit *u = (struct unit *)handoff_done(&W.q);
 
-    pthread_mutex_lock(&W.mu);
-    list = W.done;
-    W.done = W.done_tail = NULL;
-    pthread_mutex_unlock(&W.mu);
-    while (list) {
-        struct unit *next = list->next;
+    (void)fd, (void)what, (void)arg;
+    while (u) {
+        struct unit *next = next_unit(u);
         atomic_fetch_sub(&W.depth, 1);
-        if (list->done)
-            list->done(list->arg, list->rc);
-        free(list);
-        list = next;
+        if (u->done)
+            u->done(u->arg, u->rc);
+        free(u);
+        u = next;
     }
     if (W.after_commit)
         W.after_commit();
@@ -421,15 +372,11 @@ int writer_start(struct event_base *base, const struct gy_config *cfg, char *err
     }
     W.max_batch = cfg->writer.max_batch;
     W.ck.step = cfg->db.checkpoint_kib / 4;   /* 4 KiB pages */
-    pthread_mutex_init(&W.mu, NULL);
-    {
-        pthread_condattr_t ca;
-        pthread_condattr_init(&ca);
-        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);   /* wall-clock steps don't stretch waits */
-        pthread_cond_init(&W.cv, &ca);
-        pthread_condattr_destroy(&ca);
+    W.queue_ready = true;
+    if (handoff_init(&W.q, base, on_done, NULL) != GY_OK) {
+        snprintf(err, errsz, "writer: cannot create the completion event");
+        return GY_ERR;
     }
-    W.done_ev = event_new(base, -1, 0, on_done, NULL);
     if (pthread_create(&W.thread, NULL, writer_main, NULL) != 0) {
         snprintf(err, errsz, "writer: cannot start thread");
         return GY_ERR;
@@ -446,36 +393,24 @@ void writer_submit(writer_fn *fn, writer_done_fn *done, void *arg)
     u->done = done;
     u->arg = arg;
     atomic_fetch_add(&W.depth, 1);
-    pthread_mutex_lock(&W.mu);
-    if (W.tail)
-        W.tail->next = u;
-    else
-        W.head = u;
-    W.tail = u;
-    pthread_cond_signal(&W.cv);
-    pthread_mutex_unlock(&W.mu);
+    handoff_push(&W.q, &u->link);
 }
 
 void writer_stop(void)
 {
     if (W.running) {
-        pthread_mutex_lock(&W.mu);
-        W.stop = true;
-        pthread_cond_signal(&W.cv);
-        pthread_mutex_unlock(&W.mu);
+        handoff_stop(&W.q);
         pthread_join(W.thread, NULL);
         W.running = false;
         on_done(-1, 0, NULL);   /* completions of the last batches */
         checkpoint_stop();
-        pthread_mutex_destroy(&W.mu);
-        pthread_cond_destroy(&W.cv);
     }
     checkpoint_stop();   /* if the writer never ran */
     for (int i = 0; i < W_NSTMT; i++)
         sqlite3_finalize(W.st[i]);
-    if (W.done_ev)
-        event_free(W.done_ev);
-    W.done_ev = NULL;
+    if (W.queue_ready)
+        handoff_destroy(&W.q);
+    W.queue_ready = false;
     db_close(W.conn);
     W.conn = NULL;
 }
