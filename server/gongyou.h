@@ -34,6 +34,9 @@ struct wx_client;
 
 /* Register the VFS (once) and return its name, or NULL if SQLite refused it. */
 const char *walbuf_register(void);
+/* Calling thread: while ON, a sync of the WAL only writes what is gathered
+ * and leaves the fdatasync to the caller (the writer's COMMIT; walsync.c). */
+void walbuf_defer_sync(bool on);
 
 /* ==== jsonout.c: JSON text built in one buffer ==== */
 
@@ -63,6 +66,8 @@ void *gy_calloc(size_t count, size_t n);
 void *gy_realloc(void *p, size_t n);
 char *gy_strdup(const char *s);
 char *gy_strndup(const char *s, size_t n);
+/* Name the calling thread (top -H, perf, gdb show it): "gy-writer"... */
+void gy_thread_name(const char *name);
 /* Install the allocators above in cJSON. Call once at start. */
 void gy_json_hooks_init(void);
 
@@ -502,6 +507,19 @@ struct handoff_item *handoff_done(struct handoff *h);
 void handoff_stop(struct handoff *h);
 bool handoff_stopping(struct handoff *h);
 void handoff_destroy(struct handoff *h);
+
+/* ==== walsync.c: the writer's commits made durable on their own thread ==== */
+
+/* Start the syncer: batches pushed to it go to TO once the WAL is synced;
+ * FAILED marks a batch's units as failed when the sync fails. */
+int walsync_start(const struct gy_config *cfg, struct handoff *to,
+                  void (*failed)(struct handoff_item *list));
+/* Writer: LIST (a committed batch, the sync owed) goes to TO once synced. */
+void walsync_push(struct handoff_item *list);
+/* WAL syncs so far (for /metrics). */
+unsigned long long walsync_count(void);
+/* Sync and hand over what is queued, then stop the thread. */
+void walsync_stop(void);
 
 /* ==== writer.c: the group-commit writer thread ==== */
 

@@ -205,8 +205,11 @@ void metrics_get(struct gy_req *r)
                            "gongyou_wal_frames %ld\n"
                            "# HELP gongyou_wal_checkpoints_total Checkpoints that copied WAL pages back into the database.\n"
                            "# TYPE gongyou_wal_checkpoints_total counter\n"
-                           "gongyou_wal_checkpoints_total %llu\n",
-                        wal_frames, (unsigned long long)checkpoints);
+                           "gongyou_wal_checkpoints_total %llu\n"
+                           "# HELP gongyou_wal_syncs_total WAL syncs run by the syncer thread (db.synchronous FULL), each for one or more commits.\n"
+                           "# TYPE gongyou_wal_syncs_total counter\n"
+                           "gongyou_wal_syncs_total %llu\n",
+                        wal_frames, (unsigned long long)checkpoints, walsync_count());
     evbuffer_add_printf(b, "# HELP gongyou_http_inflight Requests being handled.\n"
                            "# TYPE gongyou_http_inflight gauge\n"
                            "gongyou_http_inflight %d\n", http_inflight());

@@ -39,6 +39,7 @@ static void *report_main(void *arg)
     struct job *j;
     long n;
 
+    gy_thread_name("gy-report");
     while ((j = (struct job *)handoff_take(&P.q, 1, -1, &n))) {
         j->fn(c, j->arg);
         /* A month's report sorts and groups in memory: give the freed

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -55,6 +56,11 @@ char *gy_strndup(const char *s, size_t n)
     memcpy(p, s, n);
     p[n] = '\0';
     return p;
+}
+
+void gy_thread_name(const char *name)
+{
+    prctl(PR_SET_NAME, name, 0, 0, 0);   /* at most 15 bytes are kept */
 }
 
 void gy_json_hooks_init(void)

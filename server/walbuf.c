@@ -37,6 +37,7 @@ struct wb_file {
     char *buf;               /* gathered bytes of [off, off + len) */
     size_t len, cap;
     sqlite3_int64 off;
+    bool header;             /* the WAL's header was written since its last sync */
 };
 
 static sqlite3_vfs wb_vfs;
@@ -84,6 +85,8 @@ static int wb_write(sqlite3_file *file, const void *data, int amt, sqlite3_int64
 
     if (!f->wal)
         return f->real->pMethods->xWrite(f->real, data, amt, off);
+    if (off == 0)
+        f->header = true;   /* the WAL starts again: see wb_sync */
     if (f->len && (off != f->off + (sqlite3_int64)f->len || f->len + (size_t)amt > WALBUF_MAX) &&
         (rc = flush(f)) != SQLITE_OK)
         return rc;
@@ -113,11 +116,28 @@ static int wb_truncate(sqlite3_file *file, sqlite3_int64 size)
     return rc != SQLITE_OK ? rc : REAL(file)->pMethods->xTruncate(REAL(file), size);
 }
 
+/* The writer thread, during its COMMIT (walbuf_defer_sync): the WAL's
+ * sync is left to the syncer (walsync.c), which runs it before any unit of
+ * the batch is answered. Every other sync is made here: the checkpoint's,
+ * and the one SQLite makes right after writing a new WAL header when the
+ * WAL starts again, before any frame follows it (SQLite ticket ff5be73dee:
+ * frames persisted ahead of their header can corrupt the database). */
+static _Thread_local bool defer_sync;
+
+void walbuf_defer_sync(bool on)
+{
+    defer_sync = on;
+}
+
 static int wb_sync(sqlite3_file *file, int flags)
 {
-    int rc = flush((struct wb_file *)file);
+    struct wb_file *f = (struct wb_file *)file;
+    int rc = flush(f);
 
-    return rc != SQLITE_OK ? rc : REAL(file)->pMethods->xSync(REAL(file), flags);
+    if (rc != SQLITE_OK || (f->wal && defer_sync && !f->header))
+        return rc;
+    f->header = false;
+    return f->real->pMethods->xSync(f->real, flags);
 }
 
 static int wb_file_size(sqlite3_file *file, sqlite3_int64 *size)

@@ -4,10 +4,12 @@
  * Handlers hand it units (a function and its argument). The thread takes
  * every unit queued at that moment (up to writer.max_batch), runs them in
  * one transaction, each under its own savepoint so one refused unit does
- * not sink its neighbours, and commits once: one fsync for the lot. Only
- * then are the units' completions run, on the loop thread, so a reply is
- * sent only after its data is durable. A unit that arrives alone is run at
- * once: nothing waits for company.
+ * not sink its neighbours, and commits once: one sync for the lot. With
+ * synchronous FULL that sync runs on the syncer thread (walsync.c), which
+ * lets the writer go on with the next batch meanwhile; with EXTRA, inside
+ * COMMIT. Only once it has returned are the units' completions run, on the
+ * loop thread, so a reply is sent only after its data is durable. A unit
+ * that arrives alone is run at once: nothing waits for company.
  */
 #include "gongyou.h"
 
@@ -44,6 +46,7 @@ static struct {
     struct db_conn *conn;
     sqlite3_stmt *st[W_NSTMT];
     int max_batch;
+    bool pipelined;               /* synchronous FULL: the sync is walsync.c's */
     atomic_long depth;
     atomic_ullong commits, units;
     int wal_frames;               /* writer thread: the WAL's length at the last commit */
@@ -121,6 +124,7 @@ static int step(int which)
 static void run_batch(struct unit *batch)
 {
     bool any_kept = false;
+    int rc;
 
     if (step(W_BEGIN) != GY_OK) {
         for (struct unit *u = batch; u; u = next_unit(u))
@@ -155,7 +159,10 @@ static void run_batch(struct unit *batch)
             any_kept = true;
         step(W_RELEASE);
     }
-    if (step(any_kept ? W_COMMIT : W_ROLLBACK) != GY_OK) {
+    walbuf_defer_sync(W.pipelined);
+    rc = step(any_kept ? W_COMMIT : W_ROLLBACK);
+    walbuf_defer_sync(false);
+    if (rc != GY_OK) {
         if (sqlite3_get_autocommit(db_handle(W.conn)) == 0)
             step(W_ROLLBACK);
         for (struct unit *u = batch; u; u = next_unit(u))
@@ -191,6 +198,8 @@ static bool quiet_time(void)
 
 static void *writer_main(void *unused)
 {
+    (void)unused;
+    gy_thread_name("gy-writer");
     for (;;) {
         long n;
         struct unit *batch =
@@ -206,7 +215,10 @@ static void *writer_main(void *unused)
         if (W.after_batch)
             W.after_batch();
         atomic_fetch_add(&W.units, (unsigned long long)n);
-        handoff_finished(&W.q, &batch->link);
+        if (W.pipelined)
+            walsync_push(&batch->link);   /* answered once the WAL is synced */
+        else
+            handoff_finished(&W.q, &batch->link);
         W.worked = W.wal_frames >= IDLE_RESTART_FRAMES;
         finish_checkpoint(MAX_WAL_FRAMES);
     }
@@ -272,6 +284,7 @@ static bool finish_checkpoint(int at_frames)
 static void *checkpoint_main(void *unused)
 {
     (void)unused;
+    gy_thread_name("gy-checkpoint");
     for (;;) {
         int log = 0, done = 0;
 
@@ -335,6 +348,15 @@ static void checkpoint_stop(void)
     W.ck.db = NULL;
 }
 
+/* Syncer thread: the WAL could not be synced; a unit kept in the batch may
+ * not be durable, so none is answered as saved. */
+static void sync_failed(struct handoff_item *list)
+{
+    for (struct unit *u = (struct unit *)list; u; u = next_unit(u))
+        if (u->rc == 0)
+            u->rc = GY_ERR;
+}
+
 /* Loop thread: run the completions of committed units. */
 static void on_done(evutil_socket_t fd, short what, void *arg)
 {
@@ -377,6 +399,13 @@ int writer_start(struct event_base *base, const struct gy_config *cfg, char *err
         snprintf(err, errsz, "writer: cannot create the completion event");
         return GY_ERR;
     }
+    /* FULL: each commit's sync runs on the syncer while the writer goes on
+     * with the next batch (walsync.c). EXTRA: SQLite syncs inside COMMIT. */
+    W.pipelined = strcmp(cfg->db.synchronous, "FULL") == 0;
+    if (W.pipelined && walsync_start(cfg, &W.q, sync_failed) != GY_OK) {
+        snprintf(err, errsz, "writer: cannot start the syncer thread");
+        return GY_ERR;
+    }
     if (pthread_create(&W.thread, NULL, writer_main, NULL) != 0) {
         snprintf(err, errsz, "writer: cannot start thread");
         return GY_ERR;
@@ -402,10 +431,12 @@ void writer_stop(void)
         handoff_stop(&W.q);
         pthread_join(W.thread, NULL);
         W.running = false;
+        walsync_stop();         /* syncs what the writer committed last */
         on_done(-1, 0, NULL);   /* completions of the last batches */
         checkpoint_stop();
     }
-    checkpoint_stop();   /* if the writer never ran */
+    walsync_stop();      /* if the writer never ran */
+    checkpoint_stop();
     for (int i = 0; i < W_NSTMT; i++)
         sqlite3_finalize(W.st[i]);
     if (W.queue_ready)

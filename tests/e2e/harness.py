@@ -29,6 +29,8 @@ import uuid
 
 GONGYOUD = os.environ.get("GONGYOUD", "/tmp/e2ebuild/server/gongyoud")
 WXSIM = os.environ.get("WXSIM", "/tmp/e2ebuild/wechat/sim/wxsim")
+# tests/e2e/syncgate.c, built beside them.
+SYNCGATE = os.environ.get("GY_SYNCGATE", "/tmp/e2ebuild/tests/e2e/libgy_syncgate.so")
 
 SANITIZER_MARKERS = ("AddressSanitizer", "LeakSanitizer", "runtime error:")
 START_TIMEOUT_S = 30      # generous: ASan start-up on a loaded machine

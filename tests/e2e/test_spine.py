@@ -6,9 +6,11 @@ import re
 import shutil
 import sqlite3
 import socket
+import tempfile
+import threading
 import unittest
 
-from harness import SCHEMA_VERSION, E2ETestCase, uid, wait_until
+from harness import SCHEMA_VERSION, SYNCGATE, E2ETestCase, uid, wait_until
 
 LOGIN = "/api/v1/login"
 
@@ -288,6 +290,57 @@ class Checkpoints(E2ETestCase):
             finally:
                 c.close()
         wait_until(file_has_roster, what="the roster in the database file")
+
+
+def metric(env, name):
+    m = re.search(r"(?m)^%s (\d+)$" % name, env.call("GET", "/metrics").text)
+    return int(m.group(1)) if m else -1
+
+
+class Durability(E2ETestCase):
+    # With db.synchronous FULL the writer commits a batch and goes on with
+    # the next; the syncer thread fdatasyncs the WAL, and only then is the
+    # batch answered. syncgate.c (LD_PRELOAD) holds the syncer's fdatasync
+    # while a file exists.
+    START_SHARED = False
+
+    def test_reply_waits_for_the_wal_sync(self):
+        gate_dir = tempfile.mkdtemp(prefix="gy-gate-")
+        self.addCleanup(shutil.rmtree, gate_dir, True)
+        gate = os.path.join(gate_dir, "gate")
+        env = self.fresh(env={
+            "LD_PRELOAD": SYNCGATE, "GY_SYNC_GATE": gate,
+            # the gate is loaded ahead of the sanitizer's runtime
+            "ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0:halt_on_error=1:verify_asan_link_order=0"})
+        syncs = metric(env, "gongyou_wal_syncs_total")
+        self.assertGreaterEqual(syncs, 0)
+        openid = uid()
+        code = env.code(openid)
+        open(gate, "w").close()
+        self.addCleanup(lambda: os.path.exists(gate) and os.remove(gate))   # before env.close
+        out = {}
+        t = threading.Thread(target=lambda: out.update(r=env.login_response(code=code)))
+        t.start()
+        # Committed: the new user and the session can be read from the database...
+        wait_until(lambda: env.count("wx_users", "openid = ?", openid) == 1, what="the login's commit")
+        # ...but the login is not answered while the WAL's sync is held.
+        t.join(0.5)
+        self.assertTrue(t.is_alive(), "answered before its commit was synced")
+        os.remove(gate)
+        t.join(30)
+        self.assertFalse(t.is_alive())
+        token = self.assertOk(out["r"])["token"]
+        self.assertGreater(metric(env, "gongyou_wal_syncs_total"), syncs)
+        self.assertEqual(env.count("sessions", "user_id = (SELECT id FROM wx_users WHERE openid = ?)", openid), 1)
+        self.assertOk(env.call("GET", "/api/v1/me", token=token))
+
+    def test_extra_syncs_inside_the_commit(self):
+        # EXTRA: SQLite syncs within each COMMIT on the writer; no syncer.
+        env = self.fresh(config={"db": {"synchronous": "EXTRA"}})
+        token = env.login()
+        self.assertOk(env.call("GET", "/api/v1/me", token=token))
+        self.assertEqual(metric(env, "gongyou_wal_syncs_total"), 0)
+        self.assertEqual(env.count("sessions"), 1)
 
 
 if __name__ == "__main__":
