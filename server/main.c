@@ -7,6 +7,7 @@
 #include "wx.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -230,6 +231,11 @@ int main(int argc, char **argv)
     char err[512];
     int i = 1, rc;
 
+    /* No fastbins (the per-thread caches stay): with them, every read
+     * buffer the loop allocates (over 1 KiB) first merged the freed small
+     * chunks, about 5 % of the loop at shift change; 7 % more clock-ins
+     * a second without (scripts/bench). */
+    mallopt(M_MXFAST, 0);
     gy_json_hooks_init();
     if (argc > 1 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
         fputs(usage, stdout);

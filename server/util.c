@@ -103,15 +103,30 @@ void gy_b64url_encode(const unsigned char *in, size_t n, char *out)
     out[o] = '\0';
 }
 
+/* SHA-256 fetched from the provider once: EVP_sha256() would be looked up
+ * by name at every digest (OpenSSL 3), a lock and a search per request. */
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void sha256_fetch(void)
+{
+    sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
 void gy_sha256_hex(const void *in, size_t n, char out[65])
 {
+    static const char hex[] = "0123456789abcdef";
     unsigned char md[32];
     unsigned int mdlen = 0;
 
-    if (EVP_Digest(in, n, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32)
+    pthread_once(&sha256_once, sha256_fetch);
+    if (!sha256_md || EVP_Digest(in, n, md, &mdlen, sha256_md, NULL) != 1 || mdlen != 32)
         abort();
-    for (int i = 0; i < 32; i++)
-        snprintf(out + 2 * i, 3, "%02x", md[i]);
+    for (int i = 0; i < 32; i++) {
+        out[2 * i] = hex[md[i] >> 4];
+        out[2 * i + 1] = hex[md[i] & 15];
+    }
+    out[64] = '\0';
 }
 
 void gy_token_new(char out[44])
