@@ -31,17 +31,26 @@ int handoff_init(struct handoff *h, struct event_base *base, event_callback_fn o
     return h->done_ev ? GY_OK : GY_ERR;
 }
 
+/* A worker waits only on an empty queue, so only the push that fills it
+ * needs to wake one (a worker that leaves items behind wakes the next:
+ * handoff_take); the signal comes after the unlock, so the woken worker
+ * does not at once block on the mutex the loop still holds (that was two
+ * futex calls per request at shift change). */
 void handoff_push(struct handoff *h, struct handoff_item *it)
 {
+    bool was_empty;
+
     it->next = NULL;
     pthread_mutex_lock(&h->mu);
+    was_empty = !h->head;
     if (h->tail)
         h->tail->next = it;
     else
         h->head = it;
     h->tail = it;
-    pthread_cond_signal(&h->cv);
     pthread_mutex_unlock(&h->mu);
+    if (was_empty)
+        pthread_cond_signal(&h->cv);
 }
 
 /* With h->mu held: wait until something is queued or stop, for WAIT_MS at
@@ -67,6 +76,7 @@ static void wait_for_work(struct handoff *h, int wait_ms)
 struct handoff_item *handoff_take(struct handoff *h, long max, int wait_ms, long *n)
 {
     struct handoff_item *first, *last;
+    bool more;
 
     *n = 0;
     pthread_mutex_lock(&h->mu);
@@ -85,7 +95,10 @@ struct handoff_item *handoff_take(struct handoff *h, long max, int wait_ms, long
     if (!h->head)
         h->tail = NULL;
     last->next = NULL;
+    more = h->head != NULL;
     pthread_mutex_unlock(&h->mu);
+    if (more)
+        pthread_cond_signal(&h->cv);   /* left for another worker (reports) */
     return first;
 }
 

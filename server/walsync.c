@@ -135,17 +135,20 @@ int walsync_start(const struct gy_config *cfg, struct handoff *to,
 void walsync_push(struct handoff_item *list)
 {
     struct handoff_item *last = list;
+    bool was_empty;
 
     while (last->next)
         last = last->next;
     pthread_mutex_lock(&S.mu);
+    was_empty = !S.head;
     if (S.tail)
         S.tail->next = list;
     else
         S.head = list;
     S.tail = last;
-    pthread_cond_signal(&S.cv);
     pthread_mutex_unlock(&S.mu);
+    if (was_empty)
+        pthread_cond_signal(&S.cv);   /* as handoff_push */
 }
 
 unsigned long long walsync_count(void)
