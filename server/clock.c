@@ -100,26 +100,32 @@ int clock_parse(const char *s, int64_t *out)
     return GY_OK;
 }
 
-/* The zone's offset is remembered per thread for the quarter hour T is in
+/* The zone's offset is remembered per thread for the quarter hours T is in
  * (zone changes fall on quarter hours): localtime_r takes a process-wide
  * lock and re-reads TZ on every call, and a punch's reply has a dozen
- * times in it. */
+ * times in it, from the shift's opening to its close: OFFSET_SLOTS quarter
+ * hours, so those each keep their own slot. */
+#define OFFSET_SLOTS 64
+
 int clock_utc_offset(int64_t t)
 {
-    static _Thread_local int64_t quarter = INT64_MIN;
-    static _Thread_local int cached, gen = -1;
-    int g = atomic_load(&zone_gen);
+    static _Thread_local struct {
+        int64_t quarter;
+        int offset, gen;
+    } slot[OFFSET_SLOTS];
+    int g = atomic_load(&zone_gen) + 1;   /* 0: a slot never filled */
     int64_t q = t >= 0 ? t / 900 : (t - 899) / 900;
+    unsigned i = (unsigned)((uint64_t)q % OFFSET_SLOTS);
     time_t tt = (time_t)t;
     struct tm tm;
 
-    if (q == quarter && g == gen)
-        return cached;
+    if (slot[i].gen == g && slot[i].quarter == q)
+        return slot[i].offset;
     localtime_r(&tt, &tm);
-    quarter = q;
-    gen = g;
-    cached = (int)tm.tm_gmtoff;
-    return cached;
+    slot[i].quarter = q;
+    slot[i].gen = g;
+    slot[i].offset = (int)tm.tm_gmtoff;
+    return slot[i].offset;
 }
 
 void clock_civil(int32_t days, int *y, int *m, int *d)
