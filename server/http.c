@@ -367,8 +367,9 @@ int api_query_choice(struct gy_req *r, const char *name, const char *const *choi
     if (!q || !*q)   /* absent or empty: no filter */
         return GY_OK;
     for (size_t i = 0; i < n; i++) {
-        if (strcmp(q, choices[i]) == 0) {
-            snprintf(out, outsz, "%s", q);
+        size_t len = strlen(q);
+        if (strcmp(q, choices[i]) == 0 && len < outsz) {
+            memcpy(out, q, len + 1);
             return GY_OK;
         }
     }
