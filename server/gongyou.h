@@ -132,6 +132,8 @@ int clock_set_timezone(const char *name);
 enum { LOG_DEBUG = 0, LOG_INFO, LOG_WARN, LOG_ERROR };
 
 void log_set_level(int level);
+/* Whether a line at LEVEL would be written (to skip building one). */
+bool gy_log_enabled(int level);
 int log_level_parse(const char *name); /* -1 if unknown */
 /* One JSON line: {"ts","level","msg"}. Never pass a secret. */
 void gy_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

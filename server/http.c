@@ -134,8 +134,11 @@ static void req_free(struct gy_req *r)
 
 static void log_request(struct gy_req *r, double ms)
 {
-    cJSON *f = cJSON_CreateObject();
+    cJSON *f;
 
+    if (!gy_log_enabled(r->status >= 500 ? LOG_ERROR : LOG_INFO))
+        return;   /* log_level warn or error: no access log to build */
+    f = cJSON_CreateObject();
     cJSON_AddStringToObject(f, "req_id", r->id);
     cJSON_AddStringToObject(f, "method", r->method);
     cJSON_AddStringToObject(f, "path", r->path ? r->path : "");

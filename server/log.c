@@ -20,6 +20,11 @@ void log_set_level(int level)
     min_level = level;
 }
 
+bool gy_log_enabled(int level)
+{
+    return level >= min_level;
+}
+
 int log_level_parse(const char *name)
 {
     for (size_t i = 0; i < GY_ARRAY_LEN(level_names); i++)
