@@ -57,6 +57,7 @@ static const struct ckey keys[] = {
     { "db.busy_timeout_ms", C_LONG, OFF(db.busy_timeout_ms), "5000", 0, 600000 },
     { "db.checkpoint_kib", C_INT, OFF(db.checkpoint_kib), "32768", 64, 1048576 },
     { "writer.max_batch", C_INT, OFF(writer.max_batch), "512", 1, 100000 },
+    { "writer.sync_thread", C_BOOL, OFF(writer.sync_thread), "false", 0, 0 },
     { "http.max_body", C_LONG, OFF(http.max_body), "65536", 256, 16777216 },
     { "http.max_csv_body", C_LONG, OFF(http.max_csv_body), "8388608", 1024, 268435456 },
     { "http.timeout_s", C_LONG, OFF(http.timeout_s), "60", 1, 3600 },
@@ -314,6 +315,10 @@ static int check_values(const struct gy_config *cfg, char *err, size_t errsz)
 
     if (strcmp(s, "FULL") && strcmp(s, "NORMAL") && strcmp(s, "EXTRA")) {
         snprintf(err, errsz, "config: bad value for db.synchronous: want FULL, NORMAL or EXTRA");
+        return GY_ERR;
+    }
+    if (cfg->writer.sync_thread && strcmp(s, "FULL") != 0) {
+        snprintf(err, errsz, "config: writer.sync_thread needs db.synchronous FULL");
         return GY_ERR;
     }
     if (strcmp(cfg->wechat.token_api, "stable_token") && strcmp(cfg->wechat.token_api, "token")) {

@@ -177,6 +177,7 @@ struct gy_config {
     } db;
     struct {
         int max_batch;            /* units in one commit at most */
+        bool sync_thread;         /* commits synced on gy-syncer (walsync.c) */
     } writer;
     struct {
         long max_body;            /* default body limit for JSON endpoints */
@@ -512,10 +513,9 @@ void handoff_destroy(struct handoff *h);
 
 /* ==== walsync.c: the writer's commits made durable on their own thread ==== */
 
-/* Start the syncer: batches pushed to it go to TO once the WAL is synced;
- * FAILED marks a batch's units as failed when the sync fails. */
-int walsync_start(const struct gy_config *cfg, struct handoff *to,
-                  void (*failed)(struct handoff_item *list));
+/* Start the syncer (the database's WAL must exist): batches pushed to it
+ * go to TO once the WAL is synced. */
+int walsync_start(const struct gy_config *cfg, struct handoff *to, char *err, size_t errsz);
 /* Writer: LIST (a committed batch, the sync owed) goes to TO once synced. */
 void walsync_push(struct handoff_item *list);
 /* WAL syncs so far (for /metrics). */

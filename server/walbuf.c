@@ -9,15 +9,17 @@
  * file only, it gathers writes that follow one another in memory and hands
  * them to the real file as one write when SQLite syncs, reads, asks the
  * size, truncates or closes, or when the gathered run would exceed
- * WALBUF_MAX. Nothing is durable before xSync in any case, and other
- * connections only read frames after the commit's sync has made them
- * visible, so what they can see is never still in the buffer.
+ * WALBUF_MAX. Nothing is durable before xSync in any case, and SQLite
+ * publishes a commit in the WAL index (where other connections find its
+ * frames) only after the commit's xSync, which always writes out what is
+ * gathered, even when the fdatasync itself is left to the syncer
+ * (walbuf_defer_sync): what other connections can see is in the file.
  *
- * That last point needs a sync at every commit: only the writer's
- * connection opens the database through it (walbuf_register, db_open),
- * and only with synchronous FULL or EXTRA. With NORMAL, SQLite publishes
- * a commit in the WAL index without syncing, and other connections would
- * look for frames still in the buffer. SQLite documents the VFS as the way
+ * That needs an xSync at every commit: only the writer's connection opens
+ * the database through it (walbuf_register, db_open), and only with
+ * synchronous FULL or EXTRA. With NORMAL, SQLite publishes a commit
+ * without any xSync, and other connections would look for frames still in
+ * the buffer. SQLite documents the VFS as the way
  * to do this; the write path and its error codes stay the default VFS's.
  * A failed write is reported to SQLite, which abandons the transaction and
  * writes its frames again from the last commit: the gathered bytes are

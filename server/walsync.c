@@ -1,23 +1,31 @@
 /*
- * walsync.c - the syncer: makes committed batches durable while the writer
- * goes on with the next one.
+ * walsync.c - the syncer (writer.sync_thread): makes committed batches
+ * durable while the writer goes on with the next one.
  *
- * With db.synchronous FULL, SQLite's commit writes the batch's WAL frames
- * and then waits for fdatasync on the WAL, about a millisecond on this
- * kind of machine, during which the writer thread could have run the next
- * batch. So the writer's COMMIT hands the sync to this thread instead
- * (walbuf.c: the frames are written to the file before COMMIT returns, the
- * sync is owed) and passes the batch here. The syncer takes every batch
- * queued, runs one fdatasync on the WAL file for all of them, and only
- * then hands them to the loop, so a reply is still sent only once its data
- * is on disk. One fdatasync covers every frame written before it started,
- * and batches are delivered in commit order.
+ * SQLite's COMMIT writes the batch's WAL frames and then waits for
+ * fdatasync on the WAL, a millisecond on a local SSD and several on a
+ * cloud volume, during which the writer thread could have run the next
+ * batch. With writer.sync_thread the writer's COMMIT leaves that sync out
+ * (walbuf.c writes the frames to the file before COMMIT returns; only the
+ * fdatasync is owed) and passes the batch here. The syncer takes every
+ * batch queued, runs one fdatasync on the WAL for all of them, and only
+ * then hands them to the loop, so a reply is still sent only once its
+ * data is on disk. One fdatasync covers every frame written before it
+ * started; batches are handed over in commit order.
  *
- * Other connections can read a batch between its COMMIT and its sync, as
- * with SQLite's synchronous NORMAL: a power cut in that millisecond loses
- * the batch whole (the WAL's checksums drop frames past the last synced
- * commit), never half of it, and its units were never answered. The
- * checkpoint still syncs the WAL itself before copying it back.
+ * What changes is what other connections can read: a batch is visible
+ * from its COMMIT, a sync before it is durable, as with SQLite's
+ * synchronous NORMAL. A power cut in that moment loses the batch whole
+ * (the WAL's checksums stop recovery at the last synced commit), and none
+ * of its units had been answered.
+ *
+ * A failed sync is fatal. The batch is already visible and later batches
+ * build on it; Linux reports a writeback error once and then calls the
+ * pages clean, so a later sync would "succeed" over frames that never
+ * reached the disk, and recovery would drop every batch after them,
+ * answered or not. So the syncer logs and aborts: systemd starts the
+ * daemon again and SQLite's recovery keeps what is really on disk, none
+ * of which was answered as saved unless it was synced.
  */
 #include "gongyou.h"
 
@@ -27,7 +35,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 static struct {
@@ -35,56 +42,23 @@ static struct {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     struct handoff_item *head, *tail;   /* committed, not yet synced; mu */
-    bool stop, running;                 /* mu */
+    bool stop;                          /* mu */
+    bool ready, running;
     struct handoff *to;                 /* where synced batches go */
-    void (*failed)(struct handoff_item *list);
-    char *wal_path, *dir_path;
-    int fd;                             /* the WAL, opened on first need */
+    char *wal_path;
+    int fd;                             /* the WAL: open while SQLite has it open */
     atomic_ullong syncs;
 } S = { .fd = -1 };
 
-/* A file's creation is durable once its directory is synced: SQLite does
- * this at a new WAL's first sync, which is now ours. */
-static int sync_dir(void)
+static void sync_wal(void)
 {
-    int fd = open(S.dir_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc;
-
-    if (fd < 0)
-        return -1;
-    rc = fsync(fd);
-    close(fd);
-    return rc;
-}
-
-/* The WAL file, (re)opened when it was not open yet or SQLite has since
- * deleted it (the last connection to the database closed). */
-static int wal_fd(void)
-{
-    struct stat st;
-
-    if (S.fd >= 0 && fstat(S.fd, &st) == 0 && st.st_nlink > 0)
-        return S.fd;
-    if (S.fd >= 0)
-        close(S.fd);
-    S.fd = open(S.wal_path, O_RDWR | O_CLOEXEC);
-    if (S.fd >= 0 && sync_dir() != 0) {
-        close(S.fd);
-        S.fd = -1;
-    }
-    return S.fd;
-}
-
-static int sync_wal(void)
-{
-    int fd = wal_fd();
-
-    if (fd < 0 || fdatasync(fd) != 0) {
-        gy_log(LOG_ERROR, "syncer: cannot sync %s: %s; the batch is answered as failed", S.wal_path,
-               strerror(errno));
-        return GY_ERR;
+    if (fdatasync(S.fd) != 0) {
+        gy_log(LOG_ERROR, "syncer: cannot sync %s: %s; stopping at once so that SQLite's recovery keeps "
+               "only what reached the disk (no write after the last good sync was answered)",
+               S.wal_path, strerror(errno));
+        abort();
     }
     atomic_fetch_add(&S.syncs, 1);
-    return GY_OK;
 }
 
 static void *syncer_main(void *unused)
@@ -103,8 +77,7 @@ static void *syncer_main(void *unused)
         S.head = S.tail = NULL;
         pthread_mutex_unlock(&S.mu);
         if (list) {
-            if (sync_wal() != GY_OK)
-                S.failed(list);
+            sync_wal();
             handoff_finished(S.to, list);
         }
         if (stop && !list)
@@ -112,22 +85,29 @@ static void *syncer_main(void *unused)
     }
 }
 
-int walsync_start(const struct gy_config *cfg, struct handoff *to,
-                  void (*failed)(struct handoff_item *list))
+int walsync_start(const struct gy_config *cfg, struct handoff *to, char *err, size_t errsz)
 {
     char *db_path = config_db_path(cfg);
     size_t n = strlen(db_path) + sizeof "-wal";
 
     S.to = to;
-    S.failed = failed;
     S.wal_path = gy_malloc(n);
     snprintf(S.wal_path, n, "%s-wal", db_path);
     free(db_path);
-    S.dir_path = gy_strdup(cfg->data_dir);
+    /* The writer's connection has the WAL open (SQLite creates it when it
+     * first reads a WAL database) and keeps it until writer_stop: the
+     * file cannot go away while the syncer runs. */
+    if ((S.fd = open(S.wal_path, O_RDWR | O_CLOEXEC)) < 0) {
+        snprintf(err, errsz, "syncer: cannot open %s: %s", S.wal_path, strerror(errno));
+        return GY_ERR;
+    }
     pthread_mutex_init(&S.mu, NULL);
     pthread_cond_init(&S.cv, NULL);
-    if (pthread_create(&S.thread, NULL, syncer_main, NULL) != 0)
+    S.ready = true;
+    if (pthread_create(&S.thread, NULL, syncer_main, NULL) != 0) {
+        snprintf(err, errsz, "syncer: cannot start its thread");
         return GY_ERR;
+    }
     S.running = true;
     return GY_OK;
 }
@@ -164,14 +144,14 @@ void walsync_stop(void)
         pthread_cond_signal(&S.cv);
         pthread_mutex_unlock(&S.mu);
         pthread_join(S.thread, NULL);   /* after syncing what was queued */
-        S.running = false;
+    }
+    if (S.ready) {
         pthread_mutex_destroy(&S.mu);
         pthread_cond_destroy(&S.cv);
     }
     if (S.fd >= 0)
         close(S.fd);
     free(S.wal_path);
-    free(S.dir_path);
     memset(&S, 0, sizeof S);
     S.fd = -1;
 }

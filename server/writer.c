@@ -4,12 +4,12 @@
  * Handlers hand it units (a function and its argument). The thread takes
  * every unit queued at that moment (up to writer.max_batch), runs them in
  * one transaction, each under its own savepoint so one refused unit does
- * not sink its neighbours, and commits once: one sync for the lot. With
- * synchronous FULL that sync runs on the syncer thread (walsync.c), which
- * lets the writer go on with the next batch meanwhile; with EXTRA, inside
- * COMMIT. Only once it has returned are the units' completions run, on the
- * loop thread, so a reply is sent only after its data is durable. A unit
- * that arrives alone is run at once: nothing waits for company.
+ * not sink its neighbours, and commits once: one sync for the lot, inside
+ * COMMIT, or with writer.sync_thread on the syncer thread (walsync.c) while
+ * the writer goes on with the next batch. Only once it has returned are
+ * the units' completions run, on the loop thread, so a reply is sent only
+ * after its data is durable. A unit that arrives alone is run at once:
+ * nothing waits for company.
  */
 #include "gongyou.h"
 
@@ -46,7 +46,7 @@ static struct {
     struct db_conn *conn;
     sqlite3_stmt *st[W_NSTMT];
     int max_batch;
-    bool pipelined;               /* synchronous FULL: the sync is walsync.c's */
+    bool pipelined;               /* writer.sync_thread: the sync is walsync.c's */
     atomic_long depth;
     atomic_ullong commits, units;
     int wal_frames;               /* writer thread: the WAL's length at the last commit */
@@ -348,15 +348,6 @@ static void checkpoint_stop(void)
     W.ck.db = NULL;
 }
 
-/* Syncer thread: the WAL could not be synced; a unit kept in the batch may
- * not be durable, so none is answered as saved. */
-static void sync_failed(struct handoff_item *list)
-{
-    for (struct unit *u = (struct unit *)list; u; u = next_unit(u))
-        if (u->rc == 0)
-            u->rc = GY_ERR;
-}
-
 /* Loop thread: run the completions of committed units. */
 static void on_done(evutil_socket_t fd, short what, void *arg)
 {
@@ -399,13 +390,12 @@ int writer_start(struct event_base *base, const struct gy_config *cfg, char *err
         snprintf(err, errsz, "writer: cannot create the completion event");
         return GY_ERR;
     }
-    /* FULL: each commit's sync runs on the syncer while the writer goes on
-     * with the next batch (walsync.c). EXTRA: SQLite syncs inside COMMIT. */
-    W.pipelined = strcmp(cfg->db.synchronous, "FULL") == 0;
-    if (W.pipelined && walsync_start(cfg, &W.q, sync_failed) != GY_OK) {
-        snprintf(err, errsz, "writer: cannot start the syncer thread");
+    /* writer.sync_thread: each commit's sync runs on the syncer while the
+     * writer goes on with the next batch (walsync.c). Otherwise SQLite
+     * syncs inside COMMIT. */
+    W.pipelined = cfg->writer.sync_thread;
+    if (W.pipelined && walsync_start(cfg, &W.q, err, errsz) != GY_OK)
         return GY_ERR;
-    }
     if (pthread_create(&W.thread, NULL, writer_main, NULL) != 0) {
         snprintf(err, errsz, "writer: cannot start thread");
         return GY_ERR;

@@ -59,6 +59,10 @@ class BadConfig(E2ETestCase):
             with self.subTest(key=key):
                 self.assertIn(key, self.refused({key: value}))
 
+    def test_sync_thread_needs_full(self):
+        line = self.refused({"writer.sync_thread": True, "db.synchronous": "NORMAL"})
+        self.assertIn("writer.sync_thread", line)
+
     def test_not_json(self):
         line = self.refused(raw='{"listen": "127.0.0.1:0",')
         self.assertIn("config", line)

@@ -298,26 +298,30 @@ def metric(env, name):
 
 
 class Durability(E2ETestCase):
-    # With db.synchronous FULL the writer commits a batch and goes on with
+    # With writer.sync_thread the writer commits a batch and goes on with
     # the next; the syncer thread fdatasyncs the WAL, and only then is the
     # batch answered. syncgate.c (LD_PRELOAD) holds the syncer's fdatasync
-    # while a file exists.
+    # while one file exists, and fails it while another does.
     START_SHARED = False
 
-    def test_reply_waits_for_the_wal_sync(self):
+    def gated(self):
         gate_dir = tempfile.mkdtemp(prefix="gy-gate-")
         self.addCleanup(shutil.rmtree, gate_dir, True)
-        gate = os.path.join(gate_dir, "gate")
-        env = self.fresh(env={
-            "LD_PRELOAD": SYNCGATE, "GY_SYNC_GATE": gate,
+        gate, fail = os.path.join(gate_dir, "gate"), os.path.join(gate_dir, "fail")
+        env = self.fresh(config={"writer": {"sync_thread": True}}, env={
+            "LD_PRELOAD": SYNCGATE, "GY_SYNC_GATE": gate, "GY_SYNC_FAIL": fail,
             # the gate is loaded ahead of the sanitizer's runtime
             "ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0:halt_on_error=1:verify_asan_link_order=0"})
+        self.addCleanup(lambda: os.path.exists(gate) and os.remove(gate))   # before env.close
+        return env, gate, fail
+
+    def test_reply_waits_for_the_wal_sync(self):
+        env, gate, _ = self.gated()
         syncs = metric(env, "gongyou_wal_syncs_total")
         self.assertGreaterEqual(syncs, 0)
         openid = uid()
         code = env.code(openid)
         open(gate, "w").close()
-        self.addCleanup(lambda: os.path.exists(gate) and os.remove(gate))   # before env.close
         out = {}
         t = threading.Thread(target=lambda: out.update(r=env.login_response(code=code)))
         t.start()
@@ -334,14 +338,37 @@ class Durability(E2ETestCase):
         self.assertEqual(env.count("sessions", "user_id = (SELECT id FROM wx_users WHERE openid = ?)", openid), 1)
         self.assertOk(env.call("GET", "/api/v1/me", token=token))
 
-    def test_extra_syncs_inside_the_commit(self):
-        # EXTRA: SQLite syncs within each COMMIT on the writer; no syncer.
-        env = self.fresh(config={"db": {"synchronous": "EXTRA"}})
+    def test_failed_sync_stops_the_daemon(self):
+        # The batch is visible before its sync; a failed sync cannot be
+        # taken back, so the daemon stops at once and the next start's
+        # recovery keeps what reached the disk. Nothing is answered 200.
+        env, _, fail = self.gated()
+        open(fail, "w").close()
+        env.gy.stopped = True   # it is meant to die
+        code = env.code(uid())
+        try:
+            r = env.login_response(code=code)
+            self.assertNotEqual(r.status, 200, r)
+        except (ConnectionError, http.client.HTTPException):
+            pass   # the connection closed with the process: no reply
+        rc = env.gy.p.wait(timeout=30)
+        self.assertEqual(rc, -6, "expected SIGABRT")
+        env.gy.terminate()
+        self.assertTrue(any(l.get("level") == "error" and "syncer: cannot sync" in l.get("msg", "")
+                            for l in env.log_lines()), env.log_text()[-2000:])
+        os.remove(fail)
+        env.start()
+        self.assertEqual(env.q1("PRAGMA integrity_check"), "ok")
+        token = env.login()
+        self.assertOk(env.call("GET", "/api/v1/me", token=token))
+
+    def test_default_syncs_inside_the_commit(self):
+        # By default SQLite syncs within each COMMIT on the writer; no syncer.
+        env = self.fresh()
         token = env.login()
         self.assertOk(env.call("GET", "/api/v1/me", token=token))
         self.assertEqual(metric(env, "gongyou_wal_syncs_total"), 0)
         self.assertEqual(env.count("sessions"), 1)
-
 
 if __name__ == "__main__":
     unittest.main()
