@@ -61,20 +61,42 @@ static void insert(sqlite3 *db, int n, int size)
     CHECK(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK);
 }
 
-static void commits_read_back(void)
+/* A new database in a new directory DIR (a mkdtemp template), PATH its
+ * file, opened through walbuf in WAL mode with synchronous FULL and
+ * PRAGMAS, with one table t. */
+static sqlite3 *writer_db(char *dir, char path[64], const char *pragmas)
 {
-    char dir[] = "/tmp/gy-walbuf-XXXXXX", path[64], wal[72];
     const char *vfs = walbuf_register();
-    sqlite3 *w, *r;
+    char sql[256];
+    sqlite3 *w;
 
     CHECK(vfs != NULL);
     CHECK(mkdtemp(dir) != NULL);
-    snprintf(path, sizeof path, "%s/t.db", dir);
-    snprintf(wal, sizeof wal, "%s-wal", path);
+    snprintf(path, 64, "%s/t.db", dir);
     w = open_db(path, vfs);
-    CHECK(sqlite3_exec(w, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA cache_size = 50; "
-                          "CREATE TABLE t (id INTEGER PRIMARY KEY, b BLOB NOT NULL)",
-                       NULL, NULL, NULL) == SQLITE_OK);
+    snprintf(sql, sizeof sql, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; %s "
+             "CREATE TABLE t (id INTEGER PRIMARY KEY, b BLOB NOT NULL)", pragmas);
+    CHECK(sqlite3_exec(w, sql, NULL, NULL, NULL) == SQLITE_OK);
+    return w;
+}
+
+static void remove_db(const char *dir, const char *path)
+{
+    char name[80];
+
+    snprintf(name, sizeof name, "%s-wal", path);
+    unlink(name);
+    snprintf(name, sizeof name, "%s-shm", path);
+    unlink(name);
+    unlink(path);
+    rmdir(dir);
+}
+
+static void commits_read_back(void)
+{
+    char dir[] = "/tmp/gy-walbuf-XXXXXX", path[64];
+    sqlite3 *w = writer_db(dir, path, "PRAGMA cache_size = 50;"), *r;
+
     r = open_db(path, NULL);
     for (int i = 0; i < 50; i++)   /* small commits, each visible at once */
         insert(w, 3, 100);
@@ -98,11 +120,7 @@ static void commits_read_back(void)
         sqlite3_finalize(st);
     }
     sqlite3_close(r);
-    unlink(wal);
-    snprintf(wal, sizeof wal, "%s-shm", path);
-    unlink(wal);
-    unlink(path);
-    rmdir(dir);
+    remove_db(dir, path);
 }
 
 /* walbuf_defer_sync: the writer's COMMIT writes its frames (another
@@ -111,18 +129,10 @@ static void commits_read_back(void)
  * made at once, before any frame follows the header. */
 static void deferred_sync(void)
 {
-    char dir[] = "/tmp/gy-walbuf-XXXXXX", path[64], name[72];
-    const char *vfs = walbuf_register();
-    sqlite3 *w, *r;
+    char dir[] = "/tmp/gy-walbuf-XXXXXX", path[64];
+    sqlite3 *w = writer_db(dir, path, ""), *r;
     int before, log = -1, done = -1;
 
-    CHECK(vfs != NULL);
-    CHECK(mkdtemp(dir) != NULL);
-    snprintf(path, sizeof path, "%s/t.db", dir);
-    w = open_db(path, vfs);
-    CHECK(sqlite3_exec(w, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; "
-                          "CREATE TABLE t (id INTEGER PRIMARY KEY, b BLOB NOT NULL)",
-                       NULL, NULL, NULL) == SQLITE_OK);
     r = open_db(path, NULL);
     insert(w, 10, 100);
     CHECK(one(r, "SELECT count(*) FROM t") == 10);
@@ -155,12 +165,7 @@ static void deferred_sync(void)
     r = open_db(path, NULL);
     CHECK(one(r, "SELECT count(*) FROM t") == 80);
     sqlite3_close(r);
-    snprintf(name, sizeof name, "%s-wal", path);
-    unlink(name);
-    snprintf(name, sizeof name, "%s-shm", path);
-    unlink(name);
-    unlink(path);
-    rmdir(dir);
+    remove_db(dir, path);
 }
 
 static const struct unit_test tests[] = {
