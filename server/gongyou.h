@@ -497,6 +497,8 @@ struct handoff {
 };
 int handoff_init(struct handoff *h, struct event_base *base,
                  void (*on_done)(evutil_socket_t, short, void *), void *arg);
+/* Append LIST (ended by a NULL next) to the list *HEAD .. *TAIL. */
+void handoff_append(struct handoff_item **head, struct handoff_item **tail, struct handoff_item *list);
 /* Loop: queue IT and wake a worker. */
 void handoff_push(struct handoff *h, struct handoff_item *it);
 /* Worker: wait for work (WAIT_MS at most; forever if negative) and take up

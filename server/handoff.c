@@ -31,6 +31,19 @@ int handoff_init(struct handoff *h, struct event_base *base, event_callback_fn o
     return h->done_ev ? GY_OK : GY_ERR;
 }
 
+void handoff_append(struct handoff_item **head, struct handoff_item **tail, struct handoff_item *list)
+{
+    struct handoff_item *last = list;
+
+    while (last->next)
+        last = last->next;
+    if (*tail)
+        (*tail)->next = list;
+    else
+        *head = list;
+    *tail = last;
+}
+
 /* A worker waits only on an empty queue, so only the push that fills it
  * needs to wake one (a worker that leaves items behind wakes the next:
  * handoff_take); the signal comes after the unlock, so the woken worker
@@ -43,11 +56,7 @@ void handoff_push(struct handoff *h, struct handoff_item *it)
     it->next = NULL;
     pthread_mutex_lock(&h->mu);
     was_empty = !h->head;
-    if (h->tail)
-        h->tail->next = it;
-    else
-        h->head = it;
-    h->tail = it;
+    handoff_append(&h->head, &h->tail, it);
     pthread_mutex_unlock(&h->mu);
     if (was_empty)
         pthread_cond_signal(&h->cv);
@@ -104,16 +113,8 @@ struct handoff_item *handoff_take(struct handoff *h, long max, int wait_ms, long
 
 void handoff_finished(struct handoff *h, struct handoff_item *list)
 {
-    struct handoff_item *last = list;
-
-    while (last->next)
-        last = last->next;
     pthread_mutex_lock(&h->mu);
-    if (h->done_tail)
-        h->done_tail->next = list;
-    else
-        h->done = list;
-    h->done_tail = last;
+    handoff_append(&h->done, &h->done_tail, list);
     pthread_mutex_unlock(&h->mu);
     event_active(h->done_ev, EV_READ, 0);
 }

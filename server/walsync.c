@@ -114,18 +114,11 @@ int walsync_start(const struct gy_config *cfg, struct handoff *to, char *err, si
 
 void walsync_push(struct handoff_item *list)
 {
-    struct handoff_item *last = list;
     bool was_empty;
 
-    while (last->next)
-        last = last->next;
     pthread_mutex_lock(&S.mu);
     was_empty = !S.head;
-    if (S.tail)
-        S.tail->next = list;
-    else
-        S.head = list;
-    S.tail = last;
+    handoff_append(&S.head, &S.tail, list);
     pthread_mutex_unlock(&S.mu);
     if (was_empty)
         pthread_cond_signal(&S.cv);   /* as handoff_push */
