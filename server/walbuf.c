@@ -19,8 +19,8 @@
  * the database through it (walbuf_register, db_open), and only with
  * synchronous FULL or EXTRA. With NORMAL, SQLite publishes a commit
  * without any xSync, and other connections would look for frames still in
- * the buffer. SQLite documents the VFS as the way
- * to do this; the write path and its error codes stay the default VFS's.
+ * the buffer. SQLite documents the VFS as the way to do this; the write
+ * path and its error codes stay the default VFS's.
  * A failed write is reported to SQLite, which abandons the transaction and
  * writes its frames again from the last commit: the gathered bytes are
  * dropped, not retried.
