@@ -365,12 +365,13 @@ int api_query_choice(struct gy_req *r, const char *name, const char *const *choi
                      char *out, size_t outsz)
 {
     const char *q = api_query(r, name);
+    size_t len;
 
     out[0] = '\0';
     if (!q || !*q)   /* absent or empty: no filter */
         return GY_OK;
+    len = strlen(q);
     for (size_t i = 0; i < n; i++) {
-        size_t len = strlen(q);
         if (strcmp(q, choices[i]) == 0 && len < outsz) {
             memcpy(out, q, len + 1);
             return GY_OK;

@@ -206,7 +206,7 @@ void metrics_get(struct gy_req *r)
                            "# HELP gongyou_wal_checkpoints_total Checkpoints that copied WAL pages back into the database.\n"
                            "# TYPE gongyou_wal_checkpoints_total counter\n"
                            "gongyou_wal_checkpoints_total %llu\n"
-                           "# HELP gongyou_wal_syncs_total WAL syncs run by the syncer thread (db.synchronous FULL), each for one or more commits.\n"
+                           "# HELP gongyou_wal_syncs_total WAL syncs run by the syncer thread (writer.sync_thread; 0 without it), each for one or more commits.\n"
                            "# TYPE gongyou_wal_syncs_total counter\n"
                            "gongyou_wal_syncs_total %llu\n",
                         wal_frames, (unsigned long long)checkpoints, walsync_count());
