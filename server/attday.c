@@ -20,7 +20,7 @@
 #define DIGEST_NAMES 20       /* names listed in one digest line at most */
 
 enum {
-    Q_GET, Q_INSERT, Q_REPLAN, Q_PUNCHES, Q_STORE, Q_STORE_SAME, Q_MONTH, Q_SET_STATUS, Q_PLANNED, Q_PLAN_MARK,
+    Q_GET, Q_SPAN, Q_INSERT, Q_REPLAN, Q_PUNCHES, Q_STORE, Q_STORE_SAME, Q_MONTH, Q_SET_STATUS, Q_PLANNED, Q_PLAN_MARK,
     Q_ACTIVE, Q_LAST_PLANNED, Q_DUE, Q_DIGEST_DUE, Q_DIGEST_MARK, Q_REMIND_DUE, Q_REMIND_MARK, Q_FIELD_DUE,
     Q_FIELD_MARK,
 };
@@ -29,6 +29,12 @@ static const char *const sql[] = {
         "SELECT shift_version_id, start_at, end_at, open_at, close_at, status, first_in, last_out, "
         "late_min, early_min, worked_min, tier, half_day, excused, final, punches "
         "FROM att_days WHERE employee_id = ?1 AND att_date = ?2",
+    /* The same columns for ?2..?3, then att_date: one descent for the
+     * days around a punch instead of one each. */
+    [Q_SPAN] =
+        "SELECT shift_version_id, start_at, end_at, open_at, close_at, status, first_in, last_out, "
+        "late_min, early_min, worked_min, tier, half_day, excused, final, punches, att_date "
+        "FROM att_days WHERE employee_id = ?1 AND att_date BETWEEN ?2 AND ?3",
     [Q_INSERT] =
         "INSERT OR IGNORE INTO att_days (employee_id, att_date, shift_version_id, start_at, end_at, "
         "open_at, close_at, status, final, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
@@ -113,6 +119,27 @@ static int64_t col_time(sqlite3_stmt *st, int col)
     return sqlite3_column_type(st, col) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, col);
 }
 
+/* A row of Q_GET or Q_SPAN into D (its employee and date set already). */
+static void read_row(sqlite3_stmt *st, struct att_day *d)
+{
+    d->version_id = col_time(st, 0);
+    d->w.start = sqlite3_column_int64(st, 1);
+    d->w.end = sqlite3_column_int64(st, 2);
+    d->w.open = sqlite3_column_int64(st, 3);
+    d->w.close = sqlite3_column_int64(st, 4);
+    d->status = (enum att_status)att_status_parse((const char *)sqlite3_column_text(st, 5));
+    d->first_in = col_time(st, 6);
+    d->last_out = col_time(st, 7);
+    d->late_min = sqlite3_column_int(st, 8);
+    d->early_min = sqlite3_column_int(st, 9);
+    d->worked_min = sqlite3_column_int(st, 10);
+    d->tier = sqlite3_column_int(st, 11);
+    d->half_day = sqlite3_column_int(st, 12);
+    d->excused = sqlite3_column_int(st, 13);
+    d->final = sqlite3_column_int(st, 14);
+    d->punches = sqlite3_column_int(st, 15);
+}
+
 int attday_get(struct db_conn *c, int64_t emp, int32_t date, struct att_day *d)
 {
     sqlite3_stmt *st = db_stmt(c, &attday_sql, Q_GET);
@@ -125,22 +152,7 @@ int attday_get(struct db_conn *c, int64_t emp, int32_t date, struct att_day *d)
     sqlite3_bind_int(st, 2, date);
     if (sqlite3_step(st) == SQLITE_ROW) {
         found = 1;
-        d->version_id = col_time(st, 0);
-        d->w.start = sqlite3_column_int64(st, 1);
-        d->w.end = sqlite3_column_int64(st, 2);
-        d->w.open = sqlite3_column_int64(st, 3);
-        d->w.close = sqlite3_column_int64(st, 4);
-        d->status = (enum att_status)att_status_parse((const char *)sqlite3_column_text(st, 5));
-        d->first_in = col_time(st, 6);
-        d->last_out = col_time(st, 7);
-        d->late_min = sqlite3_column_int(st, 8);
-        d->early_min = sqlite3_column_int(st, 9);
-        d->worked_min = sqlite3_column_int(st, 10);
-        d->tier = sqlite3_column_int(st, 11);
-        d->half_day = sqlite3_column_int(st, 12);
-        d->excused = sqlite3_column_int(st, 13);
-        d->final = sqlite3_column_int(st, 14);
-        d->punches = sqlite3_column_int(st, 15);
+        read_row(st, d);
     }
     db_done(st, 0);
     return found;
@@ -192,6 +204,39 @@ int attday_ensure(struct db_conn *c, int64_t emp, const char *dept, int32_t date
         return GY_OK;
     resolve(c, emp, dept, date, d);
     return insert(c, d);
+}
+
+int attday_ensure_span(struct db_conn *c, int64_t emp, const char *dept, int32_t first, size_t n,
+                       struct att_day *days)
+{
+    sqlite3_stmt *st = db_stmt(c, &attday_sql, Q_SPAN);
+    bool found[ATTDAY_MAX_SPAN] = { false };
+    int rc;
+
+    if (n > ATTDAY_MAX_SPAN)
+        return GY_ERR;
+    sqlite3_bind_int64(st, 1, emp);
+    sqlite3_bind_int(st, 2, first);
+    sqlite3_bind_int(st, 3, first + (int32_t)n - 1);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        size_t k = (size_t)(sqlite3_column_int(st, 16) - first);
+        memset(&days[k], 0, sizeof days[k]);
+        days[k].employee_id = emp;
+        days[k].date = first + (int32_t)k;
+        read_row(st, &days[k]);
+        found[k] = true;
+    }
+    db_done(st, 0);
+    if (rc != SQLITE_DONE)
+        return db_fail(c, "attendance days");
+    for (size_t k = 0; k < n; k++) {
+        if (found[k])
+            continue;
+        resolve(c, emp, dept, first + (int32_t)k, &days[k]);
+        if (insert(c, &days[k]) != GY_OK)
+            return GY_ERR;
+    }
+    return GY_OK;
 }
 
 /* ==== judging ==== */

@@ -215,27 +215,28 @@ static int pick_day(struct db_conn *c, int64_t emp, const char *dept, int64_t at
                     int64_t *opens_at)
 {
     int32_t d0 = att_local_day(at, clock_utc_offset(at));
+    struct att_day span[3];
     size_t n = 0;
     int k;
 
     *opens_at = 0;
-    for (int32_t d = d0 - 1; d <= d0 + 1; d++) {
-        struct att_day day;
+    if (attday_ensure_span(c, emp, dept, d0 - 1, 3, span) != GY_OK)
+        return -2;
+    for (size_t i = 0; i < 3; i++) {
+        const struct att_day *day = &span[i];
         const struct shift_version *v;
 
-        if (attday_ensure(c, emp, dept, d, &day) != GY_OK)
-            return -2;
-        if (!(v = shifts_version(c, day.version_id)))
+        if (!(v = shifts_version(c, day->version_id)))
             continue;
-        days[n] = day;
+        days[n] = *day;
         memset(&cand[n], 0, sizeof cand[n]);
         cand[n].def = &v->def;
-        cand[n].local_day = d;
-        cand[n].w = day.w;
-        cand[n].has_in = day.first_in != 0;
-        cand[n].has_out = day.last_out != 0;
-        if (day.w.open > at && (!*opens_at || day.w.open < *opens_at))
-            *opens_at = day.w.open;
+        cand[n].local_day = day->date;
+        cand[n].w = day->w;
+        cand[n].has_in = day->first_in != 0;
+        cand[n].has_out = day->last_out != 0;
+        if (day->w.open > at && (!*opens_at || day->w.open < *opens_at))
+            *opens_at = day->w.open;
         n++;
     }
     *ncand = n;

@@ -762,6 +762,11 @@ int32_t attday_today(void);
 int attday_get(struct db_conn *c, int64_t emp, int32_t date, struct att_day *d);
 /* Writer: the row, planned from the schedule now if it did not exist. */
 int attday_ensure(struct db_conn *c, int64_t emp, const char *dept, int32_t date, struct att_day *d);
+/* Writer: the same for the N (at most ATTDAY_MAX_SPAN) days from FIRST,
+ * into DAYS[0..N-1], with one read. */
+#define ATTDAY_MAX_SPAN 3
+int attday_ensure_span(struct db_conn *c, int64_t emp, const char *dept, int32_t first, size_t n,
+                       struct att_day *days);
 /* Writer: judge the day again from its punches (final once its window has
  * closed), re-apply the monthly allowance; the new row into OUT (may be NULL). */
 int attday_settle(struct db_conn *c, int64_t emp, int32_t date, struct att_day *out);
