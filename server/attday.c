@@ -198,12 +198,7 @@ static int insert(struct db_conn *c, const struct att_day *d)
 
 int attday_ensure(struct db_conn *c, int64_t emp, const char *dept, int32_t date, struct att_day *d)
 {
-    int found = attday_get(c, emp, date, d);
-
-    if (found)
-        return GY_OK;
-    resolve(c, emp, dept, date, d);
-    return insert(c, d);
+    return attday_ensure_span(c, emp, dept, date, 1, d);
 }
 
 int attday_ensure_span(struct db_conn *c, int64_t emp, const char *dept, int32_t first, size_t n,
