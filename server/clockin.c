@@ -215,14 +215,14 @@ static int pick_day(struct db_conn *c, int64_t emp, const char *dept, int64_t at
                     int64_t *opens_at)
 {
     int32_t d0 = att_local_day(at, clock_utc_offset(at));
-    struct att_day span[3];
+    struct att_day span[ATTDAY_MAX_SPAN];   /* the day before, the day, the day after */
     size_t n = 0;
     int k;
 
     *opens_at = 0;
-    if (attday_ensure_span(c, emp, dept, d0 - 1, 3, span) != GY_OK)
+    if (attday_ensure_span(c, emp, dept, d0 - 1, ATTDAY_MAX_SPAN, span) != GY_OK)
         return -2;
-    for (size_t i = 0; i < 3; i++) {
+    for (size_t i = 0; i < ATTDAY_MAX_SPAN; i++) {
         const struct att_day *day = &span[i];
         const struct shift_version *v;
 
