@@ -415,6 +415,7 @@ def main():
         t0 = time.time()
         tokens, history = seed(os.path.join(data, "gongyou.db"), args.employees, args.seed, tokens_path)
         results["history_punches"] = history
+        os.sync()   # the seeded database goes to disk now, not during stage 2
         log("    %d punches of history in %.1f s" % (history, time.time() - t0))
         env = dict(os.environ, GY_TOKENS=tokens_path, GY_WRK_THREADS="2")
 
