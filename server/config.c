@@ -56,6 +56,7 @@ static const struct ckey keys[] = {
     { "db.synchronous", C_STR, OFF(db.synchronous), "FULL", 4, 6 },
     { "db.busy_timeout_ms", C_LONG, OFF(db.busy_timeout_ms), "5000", 0, 600000 },
     { "db.checkpoint_kib", C_INT, OFF(db.checkpoint_kib), "32768", 64, 1048576 },
+    { "db.wal_reserve_mib", C_INT, OFF(db.wal_reserve_mib), "1024", 0, 65536 },
     { "writer.max_batch", C_INT, OFF(writer.max_batch), "512", 1, 100000 },
     { "writer.sync_thread", C_BOOL, OFF(writer.sync_thread), "false", 0, 0 },
     { "http.max_body", C_LONG, OFF(http.max_body), "65536", 256, 16777216 },

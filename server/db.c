@@ -159,7 +159,8 @@ struct db_conn *db_open(const char *path, bool readonly, const struct gy_config 
     struct db_conn *c = gy_calloc(1, sizeof *c);
     int flags = SQLITE_OPEN_NOMUTEX |
                 (readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
-    char sync[64], why[256];
+    char sync[64], limit[64], why[256];
+    long long keep = (cfg->db.wal_reserve_mib > 64 ? cfg->db.wal_reserve_mib : 64) * 1048576LL;
 
     /* The writer's WAL appends go through walbuf.c: one write a commit. It
      * relies on the sync at every commit, so only with FULL or EXTRA (with
@@ -183,10 +184,12 @@ struct db_conn *db_open(const char *path, bool readonly, const struct gy_config 
     /* The writer's working set at shift change is the day's rows and the
      * index leaves of every worker: keep them in memory (16 MiB), so a
      * punch costs no read system calls. */
-    /* After a shift change the WAL may have grown to hundreds of MiB; when
-     * it starts again (writer.c) it is cut back to 64 MiB. */
+    /* After a shift change the WAL may have grown past its reserve; when
+     * it starts again (writer.c) it is cut back to db.wal_reserve_mib (64
+     * MiB at least). A number of our own: PRAGMA takes no parameters. */
+    snprintf(limit, sizeof limit, "PRAGMA journal_size_limit = %lld", keep);
     if (!readonly && (exec_simple(c->db, "PRAGMA cache_size = -16384", why, sizeof why) != GY_OK ||
-                      exec_simple(c->db, "PRAGMA journal_size_limit = 67108864", why, sizeof why) != GY_OK)) {
+                      exec_simple(c->db, limit, why, sizeof why) != GY_OK)) {
         snprintf(err, errsz, "cannot set up database %s: %s", path, why);
         goto fail;
     }

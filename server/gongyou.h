@@ -174,6 +174,7 @@ struct gy_config {
         char *synchronous;        /* FULL | NORMAL | EXTRA */
         long busy_timeout_ms;
         int checkpoint_kib;       /* WAL growth that wakes the checkpointer */
+        int wal_reserve_mib;      /* the WAL file written this far ahead at start */
     } db;
     struct {
         int max_batch;            /* units in one commit at most */

@@ -268,6 +268,8 @@ class Env:
             "listen": "127.0.0.1:0",
             "data_dir": self.data_dir,
             "testing": {"clock": True},
+            # A small WAL reserve: every test writes it out at start.
+            "db": {"wal_reserve_mib": 1},
             "wechat": {
                 "appid": self.appid,
                 "secret": self.secret,
