@@ -14,7 +14,8 @@ each thread's CPU time per request, which drifts less.
         'sync=build/bench:{"writer":{"sync_thread":true}}'
 
 A variant is NAME=BUILD_DIR, optionally followed by :CONFIG_JSON merged
-into gongyoud's configuration. Traffic goes to 127.0.0.1 only; each run is
+into gongyoud's configuration; --env NAME:K=V sets an environment
+variable for that variant's gongyoud. Traffic goes to 127.0.0.1 only; each run is
 bounded by --seconds.
 """
 import argparse
@@ -72,7 +73,8 @@ def run(variant, template, seconds):
                           "--appid", APPID, "--secret", SECRET], os.path.join(work, "wxsim.log"))
         procs.append(sim)
         cfg = config(work, sim.port, variant["config"])
-        gy = bench.Proc([os.path.join(build, "server", "gongyoud"), "-c", cfg], os.path.join(work, "gongyoud.log"))
+        gy = bench.Proc([os.path.join(build, "server", "gongyoud"), "-c", cfg], os.path.join(work, "gongyoud.log"),
+                        env=dict(os.environ, **variant["env"]))
         procs.append(gy)
         db_path = os.path.join(work, "data", "gongyou.db")
         bench.set_clock(gy.port, bench.DAY_CLOCKIN, db_path)
@@ -94,7 +96,7 @@ def parse_variant(text):
     build, _, cfg = rest.partition(":")
     if not name or not build:
         raise SystemExit("want NAME=BUILD_DIR[:CONFIG_JSON], got %r" % text)
-    return {"name": name, "build": os.path.abspath(build), "config": json.loads(cfg) if cfg else None}
+    return {"name": name, "build": os.path.abspath(build), "config": json.loads(cfg) if cfg else None, "env": {}}
 
 
 def median(xs):
@@ -105,6 +107,8 @@ def median(xs):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("variants", nargs="+", help="NAME=BUILD_DIR[:CONFIG_JSON]")
+    ap.add_argument("--env", action="append", default=[], metavar="NAME:K=V",
+                    help="an environment variable for variant NAME's gongyoud (repeatable)")
     ap.add_argument("--rounds", type=int, default=4)
     ap.add_argument("--seconds", type=int, default=8)
     ap.add_argument("--employees", type=int, default=20000)
@@ -113,6 +117,10 @@ def main():
                     help="the seeded database, kept between invocations")
     args = ap.parse_args()
     variants = [parse_variant(v) for v in args.variants]
+    for e in args.env:
+        name, _, kv = e.partition(":")
+        k, _, v = kv.partition("=")
+        [x for x in variants if x["name"] == name][0]["env"][k] = v
     ensure_template(args.template, variants[0]["build"], args.employees, args.seed)
     runs = {v["name"]: [] for v in variants}
     for i in range(args.rounds):
