@@ -516,9 +516,9 @@ void handoff_destroy(struct handoff *h);
 
 /* ==== walsync.c: the writer's commits made durable on their own thread ==== */
 
-/* Start the syncer (the database's WAL must exist): batches pushed to it
- * go to TO once the WAL is synced. */
-int walsync_start(const struct gy_config *cfg, struct handoff *to, char *err, size_t errsz);
+/* Start the syncer on the WAL at WAL_PATH (it must exist): batches pushed
+ * to it go to TO once the WAL is synced. */
+int walsync_start(const char *wal_path, struct handoff *to, char *err, size_t errsz);
 /* Writer: LIST (a committed batch, the sync owed) goes to TO once synced. */
 void walsync_push(struct handoff_item *list);
 /* WAL syncs so far (for /metrics). */

@@ -85,15 +85,10 @@ static void *syncer_main(void *unused)
     }
 }
 
-int walsync_start(const struct gy_config *cfg, struct handoff *to, char *err, size_t errsz)
+int walsync_start(const char *wal_path, struct handoff *to, char *err, size_t errsz)
 {
-    char *db_path = config_db_path(cfg);
-    size_t n = strlen(db_path) + sizeof "-wal";
-
     S.to = to;
-    S.wal_path = gy_malloc(n);
-    snprintf(S.wal_path, n, "%s-wal", db_path);
-    free(db_path);
+    S.wal_path = gy_strdup(wal_path);
     /* The writer's connection has the WAL open (SQLite creates it when it
      * first reads a WAL database) and keeps it until writer_stop: the
      * file cannot go away while the syncer runs. */

@@ -209,8 +209,8 @@ static bool quiet_time(void)
  * page, a block and a new file size at every commit, and the sync must
  * write the size too: over a 16-second run of clock-ins the writer's CPU
  * per punch went from 22 to 52 us as the WAL grew to 2 GiB, and held at
- * 17 to 34 us over a file already written (req/s 13 300 against 15 800,
- * p99 33 against 9 ms; operations.md, Sizing). SQLite reads a frame only
+ * 17 to 34 us over a file already written; p99 9-11 ms against 24-78 ms
+ * (operations.md, "Disk at shift change"). SQLite reads a frame only
  * below the end it recorded, and a frame of zeros fails its checksum, so
  * recovery stops there. The write lock (BEGIN IMMEDIATE) keeps any other
  * connection, even another process, from appending meanwhile.
@@ -238,8 +238,12 @@ static void reserve_wal(void)
     zeros = gy_calloc(1, CHUNK);
     for (off = from; off < W.wal_reserve; off += CHUNK) {
         size_t n = (size_t)(W.wal_reserve - off < CHUNK ? W.wal_reserve - off : CHUNK);
-        if (pwrite(fd, zeros, n, off) != (ssize_t)n)
+        ssize_t w = pwrite(fd, zeros, n, off);
+        if (w != (ssize_t)n) {
+            if (w >= 0)
+                errno = ENOSPC;   /* a short write: the disk filled up */
             break;
+        }
     }
     free(zeros);
     if (off < W.wal_reserve || fdatasync(fd) != 0) {
@@ -459,7 +463,7 @@ int writer_start(struct event_base *base, const struct gy_config *cfg, char *err
      * writer goes on with the next batch (walsync.c). Otherwise SQLite
      * syncs inside COMMIT. */
     W.pipelined = cfg->writer.sync_thread;
-    if (W.pipelined && walsync_start(cfg, &W.q, err, errsz) != GY_OK)
+    if (W.pipelined && walsync_start(W.wal_path, &W.q, err, errsz) != GY_OK)
         return GY_ERR;
     if (pthread_create(&W.thread, NULL, writer_main, NULL) != 0) {
         snprintf(err, errsz, "writer: cannot start thread");
