@@ -291,6 +291,19 @@ static bool latish(enum att_status st)
 
 #define MAX_PUNCHES ATTDAY_MAX_PUNCHES
 
+void attday_punch_add(struct att_punch *p, size_t *n, int64_t at, enum att_dir dir, bool field_pending)
+{
+    if (*n == MAX_PUNCHES) {
+        /* Dozens of punches on one day: keep the first and the latest. */
+        p[*n - 1].at = at > p[*n - 1].at ? at : p[*n - 1].at;
+        return;
+    }
+    p[*n].at = at;
+    p[*n].dir = dir;
+    p[*n].field_pending = field_pending;
+    (*n)++;
+}
+
 static size_t load_punches(struct db_conn *c, int64_t emp, int32_t date, struct att_punch *p)
 {
     sqlite3_stmt *st = db_stmt(c, &attday_sql, Q_PUNCHES);
@@ -300,17 +313,11 @@ static size_t load_punches(struct db_conn *c, int64_t emp, int32_t date, struct 
     sqlite3_bind_int(st, 2, date);
     while (sqlite3_step(st) == SQLITE_ROW) {
         const char *fs = (const char *)sqlite3_column_text(st, 3);
-        if (n == MAX_PUNCHES) {
-            /* Dozens of punches on one day: keep the first and the latest. */
-            p[n - 1].at = sqlite3_column_int64(st, 0) > p[n - 1].at ? sqlite3_column_int64(st, 0) : p[n - 1].at;
-            continue;
-        }
-        p[n].at = sqlite3_column_int64(st, 0);
-        p[n].dir = ATT_NONE;
+        enum att_dir dir = ATT_NONE;
+
         if (sqlite3_column_int(st, 1))
-            p[n].dir = strcmp((const char *)sqlite3_column_text(st, 2), "in") == 0 ? ATT_IN : ATT_OUT;
-        p[n].field_pending = fs && strcmp(fs, "pending") == 0;
-        n++;
+            dir = strcmp((const char *)sqlite3_column_text(st, 2), "in") == 0 ? ATT_IN : ATT_OUT;
+        attday_punch_add(p, &n, sqlite3_column_int64(st, 0), dir, fs && strcmp(fs, "pending") == 0);
     }
     db_done(st, 0);
     return n;
@@ -361,11 +368,6 @@ int attday_judge(struct db_conn *c, struct att_day *d, const struct att_punch *p
          attday_get(c, d->employee_id, d->date, d) != 1))
         return GY_ERR;
     return GY_OK;
-}
-
-size_t attday_punches(struct db_conn *c, int64_t emp, int32_t date, struct att_punch p[ATTDAY_MAX_PUNCHES])
-{
-    return load_punches(c, emp, date, p);
 }
 
 int attday_settle(struct db_conn *c, int64_t emp, int32_t date, struct att_day *out)

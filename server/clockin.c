@@ -17,7 +17,7 @@
 #include <string.h>
 
 enum {
-    Q_EMP, Q_BY_REQUEST, Q_RECENT, Q_PUNCH, Q_INSERT, Q_FIELD_GET, Q_FIELD_SET,
+    Q_EMP, Q_WINDOW, Q_PUNCH, Q_INSERT, Q_FIELD_GET, Q_FIELD_SET,
     Q_FIELD_LIST, Q_FIELD_LIST_ALL,
 };
 #define PUNCH_COLS \
@@ -25,14 +25,12 @@ enum {
     "distance_m, site_code, location, field_status, employee_id"
 static const char *const sql[] = {
     [Q_EMP] = "SELECT department, site, IFNULL(supervisor_no, '') FROM employees WHERE id = ?1",
-    /* Both by punches_day over the attendance dates a punch sent now can
-     * have: ?3..?4 (offline punches reach back offline_max_age_s). */
-    [Q_BY_REQUEST] =
-        "SELECT id FROM punches WHERE employee_id = ?1 AND att_date BETWEEN ?3 AND ?4 "
-        "AND request_id = ?2 AND source <> 'makeup'",
-    [Q_RECENT] =
-        "SELECT id FROM punches WHERE employee_id = ?1 AND att_date BETWEEN ?3 AND ?4 "
-        "AND received_at >= ?2 AND source <> 'makeup' ORDER BY received_at DESC, id DESC LIMIT 1",
+    /* The worker's punches of the attendance dates ?2..?3, by punches_day
+     * in the order they were stored: read once for the replay and repeat
+     * checks and the punches of the day the new one joins (scan_window). */
+    [Q_WINDOW] =
+        "SELECT id, att_date, request_id, received_at, source = 'makeup', at, fixed_dir, dir = 'in', "
+        "IFNULL(field_status, '') FROM punches WHERE employee_id = ?1 AND att_date BETWEEN ?2 AND ?3",
     [Q_PUNCH] = "SELECT " PUNCH_COLS " FROM punches WHERE id = ?1",
     [Q_INSERT] =
         "INSERT INTO punches (employee_id, request_id, at, received_at, client_time, source, att_date, "
@@ -189,32 +187,66 @@ static char *punch_reply(struct db_conn *c, int64_t id, enum punch_answer kind, 
 
 /* ==== the writer unit ==== */
 
-static int64_t find_one(struct db_conn *c, int q, int64_t emp, const char *text, int64_t num)
-{
-    sqlite3_stmt *st = db_stmt(c, &clockin_sql, q);
-    int32_t today = attday_today();
-    int64_t id = 0;
+/* What a punch needs from the worker's earlier punches, in one pass over
+ * the dates around now: an earlier punch with the same request_id (a
+ * replay), the latest one received since REPEAT_SINCE (a repeat; 0: not
+ * looked for), and the punches that count on each of the days D0 - 1 ..
+ * D0 + 1 that the new punch can join. Replays and repeats are looked for
+ * over the dates a punch sent now can have (offline punches reach back
+ * attendance.offline_max_age_s); make-ups are neither. */
+struct punch_window {
+    int32_t first;                                  /* D0 - 1 */
+    struct att_punch day[ATTDAY_MAX_SPAN][ATTDAY_MAX_PUNCHES];
+    size_t n[ATTDAY_MAX_SPAN];
+    int64_t replay_id, repeat_id;
+};
 
-    sqlite3_bind_int64(st, 1, emp);
-    sqlite3_bind_int(st, 3, today - (int32_t)(http_config()->attendance.offline_max_age_s / 86400) - 2);
-    sqlite3_bind_int(st, 4, today + 1);
-    if (text)
-        sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC);
-    else
-        sqlite3_bind_int64(st, 2, num);
-    if (sqlite3_step(st) == SQLITE_ROW)
-        id = sqlite3_column_int64(st, 0);
+static int scan_window(struct db_conn *c, const struct punch_req *p, int32_t d0, int64_t repeat_since,
+                       struct punch_window *w)
+{
+    sqlite3_stmt *st = db_stmt(c, &clockin_sql, Q_WINDOW);
+    int32_t today = attday_today();
+    int32_t lo = today - (int32_t)(http_config()->attendance.offline_max_age_s / 86400) - 2, hi = today + 1;
+    int64_t repeat_at = 0;
+    int rc;
+
+    memset(w->n, 0, sizeof w->n);
+    w->first = d0 - 1;
+    w->replay_id = w->repeat_id = 0;
+    sqlite3_bind_int64(st, 1, p->employee_id);
+    sqlite3_bind_int(st, 2, lo < w->first ? lo : w->first);
+    sqlite3_bind_int(st, 3, hi > d0 + 1 ? hi : d0 + 1);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t id = sqlite3_column_int64(st, 0), received = sqlite3_column_int64(st, 3);
+        int32_t date = sqlite3_column_int(st, 1);
+        const char *rid = (const char *)sqlite3_column_text(st, 2), *fs;
+        bool makeup = sqlite3_column_int(st, 4) != 0, in_checks = date >= lo && date <= hi;
+        size_t k = (size_t)(date - w->first);
+
+        if (!makeup && in_checks && !w->replay_id && rid && strcmp(rid, p->request_id) == 0)
+            w->replay_id = id;
+        if (!makeup && in_checks && repeat_since && received >= repeat_since &&
+            (received > repeat_at || (received == repeat_at && id > w->repeat_id))) {
+            repeat_at = received;
+            w->repeat_id = id;
+        }
+        fs = (const char *)sqlite3_column_text(st, 8);
+        if (date < w->first || k >= ATTDAY_MAX_SPAN || strcmp(fs, "rejected") == 0)
+            continue;
+        attday_punch_add(w->day[k], &w->n[k], sqlite3_column_int64(st, 5),
+                         sqlite3_column_int(st, 6) ? (sqlite3_column_int(st, 7) ? ATT_IN : ATT_OUT) : ATT_NONE,
+                         strcmp(fs, "pending") == 0);
+    }
     db_done(st, 0);
-    return id;
+    return rc == SQLITE_DONE ? GY_OK : db_fail(c, "punch window");
 }
 
-/* Which instance AT belongs to, among the days around it. -1 if none,
- * with *OPENS_AT the next opening after AT, if any. */
-static int pick_day(struct db_conn *c, int64_t emp, const char *dept, int64_t at,
+/* Which instance AT belongs to, among the days around D0 (AT's local
+ * day). -1 if none, with *OPENS_AT the next opening after AT, if any. */
+static int pick_day(struct db_conn *c, int64_t emp, const char *dept, int64_t at, int32_t d0,
                     struct att_day days[3], struct att_cand cand[3], size_t *ncand,
                     int64_t *opens_at)
 {
-    int32_t d0 = att_local_day(at, clock_utc_offset(at));
     struct att_day span[ATTDAY_MAX_SPAN];   /* the day before, the day, the day after */
     size_t n = 0;
     int k;
@@ -296,15 +328,22 @@ static int punch_unit(struct db_conn *c, void *arg)
     size_t ncand, npunch;
     enum att_dir dir;
     int k, rc, minutes;
+    int32_t d0;
     bool offline;
     sqlite3_stmt *st;
+    struct punch_window win;
 
-    /* A second tap within the repeat window gets the first answer; a punch
-     * queued offline is its own punch, whenever it arrives. */
+    /* A client_time more than a minute old is an offline punch: judged at
+     * the phone's time (its age was checked on the loop). A second tap
+     * within the repeat window gets the first answer; a punch queued
+     * offline is its own punch, whenever it arrives. */
     offline = p->client_time && now - p->client_time > 60;
-    if ((id = find_one(c, Q_BY_REQUEST, p->employee_id, p->request_id, 0)) ||
-        (!offline && cfg->attendance.repeat_window_s &&
-         (id = find_one(c, Q_RECENT, p->employee_id, NULL, now - cfg->attendance.repeat_window_s)))) {
+    at = offline ? p->client_time : now;
+    d0 = att_local_day(at, clock_utc_offset(at));
+    if (scan_window(c, p, d0, !offline && cfg->attendance.repeat_window_s ?
+                    now - cfg->attendance.repeat_window_s : 0, &win) != GY_OK)
+        return GY_ERR;
+    if ((id = win.replay_id ? win.replay_id : win.repeat_id)) {
         p->replayed = true;
         p->reply = punch_reply(c, id, ANSWER_REPLAY, &p->reply_len);
         return p->reply ? GY_OK : GY_ERR;
@@ -318,18 +357,16 @@ static int punch_unit(struct db_conn *c, void *arg)
     db_done(st, 0);
     if ((rc = locate(c, p, home, &fix, &location)) != 0)
         return rc;
-    /* A client_time more than a minute old is an offline punch: judged at
-     * the phone's time (its age was checked on the loop). */
-    at = offline ? p->client_time : now;
     source = !strcmp(location, "field") ? "field" : at != now ? "offline" : "online";
-    k = pick_day(c, p->employee_id, dept, at, days, cand, &ncand, &opens_at);
+    k = pick_day(c, p->employee_id, dept, at, d0, days, cand, &ncand, &opens_at);
     if (k == -2)
         return GY_ERR;
     if (k < 0) {
         p->opens_at = opens_at;
         return opens_at && opens_at - at <= 12 * 3600 ? E_NOT_OPEN : E_NO_SHIFT;
     }
-    npunch = attday_punches(c, p->employee_id, cand[k].local_day, punches);
+    npunch = win.n[cand[k].local_day - win.first];
+    memcpy(punches, win.day[cand[k].local_day - win.first], npunch * sizeof punches[0]);
     for (size_t i = 0; i < npunch; i++)
         prior[i] = punches[i].at;
     dir = att_decide(cand[k].def, &cand[k].w, prior, npunch, at);

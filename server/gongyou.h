@@ -774,10 +774,12 @@ int attday_settle(struct db_conn *c, int64_t emp, int32_t date, struct att_day *
 /* Writer: the same for a row D already read and its punches P (those not
  * rejected); D becomes the stored row. */
 int attday_judge(struct db_conn *c, struct att_day *d, const struct att_punch *p, size_t n);
-/* The punches that count for a day (rejected field punches left out),
- * at most ATTDAY_MAX_PUNCHES (then the first and the latest). */
+/* The punches that count for a day (rejected field punches left out) are
+ * judged at most ATTDAY_MAX_PUNCHES at a time: P[0..*N) gets one more,
+ * in the order they were stored; past the limit the last one kept becomes
+ * the latest (the first and the latest count most). */
 #define ATTDAY_MAX_PUNCHES 64
-size_t attday_punches(struct db_conn *c, int64_t emp, int32_t date, struct att_punch p[ATTDAY_MAX_PUNCHES]);
+void attday_punch_add(struct att_punch *p, size_t *n, int64_t at, enum att_dir dir, bool field_pending);
 /* Writer: the schedule of an existing day changed: pin the new instance
  * and judge again. 1 if a row was changed, 0 if none existed, -1 on error. */
 int attday_replan(struct db_conn *c, int64_t emp, const char *dept, int32_t date);

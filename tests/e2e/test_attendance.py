@@ -341,6 +341,29 @@ class Attendance(E2ETestCase):
         self.assertEqual([d["shift_code"] for d in sched["days"]], [None, None, "N"])
         self.assertEqual(sched["employee_no"], "W02")
 
+    def test_replay_is_looked_for_over_the_recent_days(self):
+        # A phone that lost Monday's reply may retry on Tuesday: still one
+        # punch. Past the dates offline_max_age_s (1 day) and two more
+        # reach back, the same request_id is a new punch.
+        env = self.env_up()
+        self.set_clock(env, at(23, "07:58"))
+        first = self.assertOk(self.punch(env, "W01", rid="w01-monday"), 201)
+        self.set_clock(env, at(24, "08:03"))
+        again = self.assertOk(self.punch(env, "W01", rid="w01-monday"), 200)
+        self.assertTrue(again["replayed"])
+        self.assertEqual(again["punch"]["id"], first["punch"]["id"])
+        self.assertEqual(again["attendance_date"], "2026-11-23")
+        self.assertEqual(env.count("punches"), 1)
+        # Tuesday's own punch is judged on Tuesday, with none before it.
+        tue = self.assertOk(self.punch(env, "W01", rid="w01-tuesday"), 201)
+        self.assertEqual((tue["punch"]["kind"], tue["attendance_date"]), ("in", "2026-11-24"))
+        self.set_clock(env, at(27, "08:00"))
+        late = self.assertOk(self.punch(env, "W01", rid="w01-monday"), 201)
+        self.assertFalse(late["replayed"])
+        self.assertEqual((late["punch"]["kind"], late["attendance_date"]), ("in", "2026-11-27"))
+        self.assertEqual(env.q("SELECT request_id, att_date - (SELECT min(att_date) FROM punches) FROM punches "
+                               "ORDER BY id"), [("w01-monday", 0), ("w01-tuesday", 1), ("w01-monday", 4)])
+
     def test_setup_is_validated_and_all_or_nothing(self):
         env = self.env_up()
         hr = env.hr_key()
